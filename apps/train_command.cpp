@@ -1,0 +1,90 @@
+#include "apps/train_command.h"
+
+#include <iostream>
+#include <stdexcept>
+
+#include "apps/slot_spec.h"
+#include "apps/training_log.h"
+#include "engine/backend_factory.h"
+#include "engine/trainer.h"
+
+namespace gpu_tune::app {
+
+void add_engine_options(CLI::App& command, EngineOptions& options) {
+  command.add_option("--dataset", options.dataset.name, "IDX dataset name (fashion-mnist, mnist, kmnist, ...)")
+      ->capture_default_str();
+  command.add_option_function<std::string>(
+      "--data", [&options](const std::string& dir) { options.dataset.data_dir = dir; },
+      "folder holding the four IDX files (else $GPU_TUNE_DATA, ./data/NAME, /usr/share/datasets/NAME)");
+  command.add_option("--validation-size", options.dataset.validation_size,
+                     "images held out of the end of the training set for validation")
+      ->capture_default_str();
+  command.add_option_function<int64_t>(
+      "--train-size", [&options](int64_t n) { options.train_size = n; },
+      "train on only the first N training images (for quick runs)");
+  command.add_option("--backend", options.backend, "auto | cpu | cuda")->capture_default_str();
+  command.add_flag("--standardize", options.standardize, "standardise pixels with the training split's mean and std");
+}
+
+void add_train_command(CLI::App& app, TrainOptions& options, int& exit_code) {
+  CLI::App* train = app.add_subcommand("train", "train a list of configurations together in one bundle");
+  std::string keys_help = "a slot's settings as KEY=VALUE,... (repeat for more slots); keys:";
+  for (const auto& [key, help] : slot_spec_keys()) keys_help += "\n  " + key + ": " + help;
+  train->add_option("--slot", options.slots, keys_help)->required();
+  train->add_option("--epochs", options.epochs, "default epoch budget of every slot")->capture_default_str();
+  train->add_option_function<int>(
+      "--patience", [&options](int p) { options.patience = p; }, "default early-stopping patience (off unless given)");
+  train->add_option("--min-delta", options.min_delta, "default early-stopping min_delta")->capture_default_str();
+  train->add_option_function<int>(
+      "--capacity", [&options](int c) { options.capacity = c; }, "slots in the bundle (default: one per --slot)");
+  train->add_flag("--json", options.json, "print JSON lines instead of text");
+  add_engine_options(*train, options.engine);
+  train->callback([&options, &exit_code] { exit_code = run_train(options, std::cout, std::cerr); });
+}
+
+data::Dataset load_engine_dataset(const EngineOptions& options, std::ostream& log) {
+  data::Dataset dataset = data::load_dataset(options.dataset);
+  if (options.train_size) {
+    const int64_t n = *options.train_size;
+    if (n < 1 || n > dataset.train.count)
+      throw std::invalid_argument("--train-size " + std::to_string(n) + " is outside 1.." + std::to_string(dataset.train.count));
+    dataset.train.count = n;
+    dataset.train.images.resize(static_cast<size_t>(n) * dataset.train.features());
+    dataset.train.labels.resize(static_cast<size_t>(n));
+  }
+  log << "gpu_tune: dataset " << dataset.name << " from " << dataset.directory.string() << ": " << dataset.train.count
+      << " train, " << dataset.validation.count << " validation, " << dataset.test.count << " test images\n";
+  return dataset;
+}
+
+int run_train(const TrainOptions& options, std::ostream& out, std::ostream& log) {
+  try {
+    TrainingConfig defaults;
+    defaults.max_epochs = options.epochs;
+    defaults.early_stopping.patience = options.patience;
+    defaults.early_stopping.min_delta = options.min_delta;
+    std::vector<TrainingConfig> configs;
+    for (const std::string& spec : options.slots) configs.push_back(parse_slot_spec(spec, defaults));
+
+    const auto choice = parse_backend_choice(options.engine.backend);
+    if (!choice) throw std::invalid_argument("--backend '" + options.engine.backend + "' is not one of auto, cpu, cuda");
+    data::Dataset dataset = load_engine_dataset(options.engine, log);
+    BackendSelection selection = select_backend(*choice);
+    log << "gpu_tune: " << selection.notice << "\n";
+
+    TrainerOptions trainer_options;
+    trainer_options.bundle.capacity = options.capacity.value_or(static_cast<int>(configs.size()));
+    trainer_options.bundle.standardize = options.engine.standardize;
+    Trainer trainer(*selection.backend, dataset, trainer_options);
+    TrainingLog training_log(out, options.json);
+    const std::vector<SlotResult> results = trainer.train_all(configs, &training_log);
+    for (const SlotResult& r : results)
+      if (r.outcome == SlotOutcome::kFailed) return 3;  // every result was still printed
+    return 0;
+  } catch (const std::exception& e) {
+    log << "gpu_tune train: error: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace gpu_tune::app

@@ -1,0 +1,42 @@
+#pragma once
+// `gpu_tune train`: trains a list of configurations together in one bundle.
+#include <CLI/CLI.hpp>  // subcommand registration
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/data/dataset.h"
+
+namespace gpu_tune::app {
+
+// Options every command that trains shares: data, backend, bundle.
+struct EngineOptions {
+  data::DatasetOptions dataset;
+  std::optional<int64_t> train_size;  // use only the first N training images (quick runs)
+  std::string backend = "auto";
+  bool standardize = false;
+};
+
+struct TrainOptions {
+  EngineOptions engine;
+  std::vector<std::string> slots;
+  int epochs = 10;
+  std::optional<int> patience;
+  double min_delta = 0.0;
+  std::optional<int> capacity;
+  bool json = false;
+};
+
+void add_engine_options(CLI::App& command, EngineOptions& options);
+void add_train_command(CLI::App& app, TrainOptions& options, int& exit_code);
+
+// Loads the dataset named by the options, trimming the training split when asked.
+data::Dataset load_engine_dataset(const EngineOptions& options, std::ostream& log);
+
+// Runs the command; returns the process exit code. Progress goes to `out`, notices to `log`.
+int run_train(const TrainOptions& options, std::ostream& out, std::ostream& log);
+
+}  // namespace gpu_tune::app

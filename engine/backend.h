@@ -1,0 +1,87 @@
+#pragma once
+// The operations the engine needs, at bundle level: each call covers every slot that
+// takes part in it. The CPU backend is the reference; the CUDA backend must match it.
+// All pointers in problems are the backend's own memory (see allocate_bytes).
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+#include <algorithm>
+
+#include "kernels/bias_activation.h"
+#include "kernels/gather_batch.h"
+#include "kernels/grouped_gemm.h"
+#include "kernels/optimizer_update.h"
+#include "kernels/softmax_cross_entropy.h"
+
+namespace gpu_tune {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string name() const = 0;                // "cpu" or "cuda"
+  virtual std::string device_description() const = 0;  // for the one-line notice
+
+  // Memory on the backend's device. Allocation failure throws std::bad_alloc or
+  // std::runtime_error naming the size.
+  virtual void* allocate_bytes(size_t bytes) = 0;
+  virtual void free_bytes(void* pointer) noexcept = 0;
+  virtual void copy_to_device(void* device_dst, const void* host_src, size_t bytes) = 0;
+  virtual void copy_to_host(void* host_dst, const void* device_src, size_t bytes) = 0;
+  virtual void copy_on_device(void* device_dst, const void* device_src, size_t bytes) = 0;
+
+  virtual void gather_batch(std::span<const kernels::GatherProblem> problems) = 0;
+  virtual void grouped_gemm(std::span<const kernels::GemmProblem> problems) = 0;
+  virtual void bias_activation_forward(std::span<const kernels::BiasActivationForward> problems) = 0;
+  virtual void bias_activation_backward(std::span<const kernels::BiasActivationBackward> problems) = 0;
+  virtual void softmax_cross_entropy(std::span<const kernels::SoftmaxCrossEntropyProblem> problems) = 0;
+  virtual void optimizer_update(std::span<const kernels::OptimizerProblem> problems) = 0;
+
+  // Waits until every operation issued so far has finished.
+  virtual void synchronize() = 0;
+};
+
+// An array in a backend's memory, freed with it.
+template <typename T>
+class DeviceArray {
+ public:
+  DeviceArray() = default;
+  DeviceArray(Backend& backend, size_t count)
+      : backend_(&backend), data_(static_cast<T*>(backend.allocate_bytes(count * sizeof(T)))), count_(count) {}
+  DeviceArray(DeviceArray&& other) noexcept { swap(other); }
+  DeviceArray& operator=(DeviceArray&& other) noexcept {
+    DeviceArray moved(std::move(other));
+    swap(moved);
+    return *this;
+  }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  ~DeviceArray() {
+    if (data_ != nullptr) backend_->free_bytes(data_);
+  }
+
+  T* data() const { return data_; }
+  size_t size() const { return count_; }
+  size_t bytes() const { return count_ * sizeof(T); }
+
+  void upload(std::span<const T> host) { backend_->copy_to_device(data_, host.data(), std::min(host.size(), count_) * sizeof(T)); }
+  std::vector<T> download() const {
+    std::vector<T> host(count_);
+    backend_->copy_to_host(host.data(), data_, bytes());
+    return host;
+  }
+
+ private:
+  void swap(DeviceArray& other) noexcept {
+    std::swap(backend_, other.backend_);
+    std::swap(data_, other.data_);
+    std::swap(count_, other.count_);
+  }
+  Backend* backend_ = nullptr;
+  T* data_ = nullptr;
+  size_t count_ = 0;
+};
+
+}  // namespace gpu_tune

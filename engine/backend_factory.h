@@ -1,0 +1,25 @@
+#pragma once
+// Chooses the backend: the CUDA one when a GPU is present (and the CUDA backend is built),
+// else the CPU one, with a one-line notice saying which and why.
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "engine/backend.h"
+
+namespace gpu_tune {
+
+enum class BackendChoice { kAuto, kCpu, kCuda };
+
+std::optional<BackendChoice> parse_backend_choice(std::string_view text);
+
+struct BackendSelection {
+  std::unique_ptr<Backend> backend;
+  std::string notice;  // one line for the user
+};
+
+// kCuda when no GPU or no CUDA backend is available throws std::runtime_error saying why.
+BackendSelection select_backend(BackendChoice choice);
+
+}  // namespace gpu_tune

@@ -1,0 +1,355 @@
+#include "engine/bundle.h"
+
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+#include "engine/random.h"
+
+namespace gpu_tune {
+
+using kernels::BiasActivationBackward;
+using kernels::BiasActivationForward;
+using kernels::GemmProblem;
+
+// The buffers one slot uses for one forward pass: training (a minibatch, dropout on,
+// everything kept for the backward pass) or evaluation (a chunk, ping-pong buffers).
+struct Bundle::ForwardPass {
+  Slot* slot = nullptr;
+  int rows = 0;
+  const float* input = nullptr;
+  std::vector<float*> pre_activation;  // per layer
+  std::vector<float*> output;          // per layer; the last layer's holds the logits
+  bool dropout = false;
+};
+
+Bundle::Bundle(Backend& backend, const data::Dataset& dataset, BundleOptions options)
+    : backend_(backend), options_(options) {
+  if (options.capacity < 1) throw std::invalid_argument("bundle capacity must be at least 1, got " + std::to_string(options.capacity));
+  if (options.eval_rows < 1) throw std::invalid_argument("evaluation chunk must be at least 1 row");
+  features_ = dataset.train.features();
+  classes_ = dataset.classes;
+  if (options.standardize) {
+    pixel_scale_ = 1.0f / (255.0f * dataset.pixel_std);
+    pixel_shift_ = -dataset.pixel_mean / dataset.pixel_std;
+  }
+  upload_split(train_, dataset.train);
+  upload_split(validation_, dataset.validation);
+  upload_split(test_, dataset.test);
+  std::vector<int32_t> identity(options.eval_rows);
+  std::iota(identity.begin(), identity.end(), 0);
+  identity_order_ = DeviceArray<int32_t>(backend, identity.size());
+  identity_order_.upload(identity);
+  slots_.resize(options.capacity);
+}
+
+void Bundle::upload_split(DeviceSplit& split, const data::ImageSet& set) {
+  split.count = set.count;
+  split.images = DeviceArray<uint8_t>(backend_, std::max<size_t>(set.images.size(), 1));
+  split.labels = DeviceArray<uint8_t>(backend_, std::max<size_t>(set.labels.size(), 1));
+  split.images.upload(set.images);
+  split.labels.upload(set.labels);
+}
+
+const Bundle::DeviceSplit& Bundle::device_split(Split split) const {
+  switch (split) {
+    case Split::kTrain: return train_;
+    case Split::kValidation: return validation_;
+    case Split::kTest: return test_;
+  }
+  return test_;
+}
+
+std::vector<int> Bundle::occupied_slots() const {
+  std::vector<int> occupied;
+  for (int i = 0; i < capacity(); ++i)
+    if (slots_[i]) occupied.push_back(i);
+  return occupied;
+}
+
+bool Bundle::has_free_slot() const {
+  return std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return !s; });
+}
+
+int Bundle::add(const TrainingConfig& config, uint64_t job_id) {
+  config.validate();
+  if (config.model.inputs != features_)
+    throw std::invalid_argument("model " + config.model.describe() + " takes " + std::to_string(config.model.inputs) +
+                                " inputs but the dataset's images have " + std::to_string(features_) + " pixels");
+  if (config.model.outputs != classes_)
+    throw std::invalid_argument("model " + config.model.describe() + " has " + std::to_string(config.model.outputs) +
+                                " outputs but the dataset has " + std::to_string(classes_) + " classes");
+  if (train_.count < 1) throw std::invalid_argument("the training split is empty");
+  for (int i = 0; i < capacity(); ++i) {
+    if (slots_[i]) continue;
+    slots_[i] = std::make_unique<Slot>(backend_, config, job_id, train_.count, options_.eval_rows);
+    return i;
+  }
+  throw std::length_error("bundle is full (" + std::to_string(capacity()) + " slots)");
+}
+
+void Bundle::remove(int slot) { slots_.at(slot).reset(); }
+
+void Bundle::run_forward(std::span<const ForwardPass> passes) {
+  int deepest = 0;
+  for (const ForwardPass& p : passes) deepest = std::max(deepest, p.slot->config.model.layer_count());
+  std::vector<GemmProblem> gemms;
+  std::vector<BiasActivationForward> epilogues;
+  // Layer by layer: one grouped GEMM and one fused epilogue for every slot that has the layer.
+  for (int layer = 0; layer < deepest; ++layer) {
+    gemms.clear();
+    epilogues.clear();
+    for (const ForwardPass& p : passes) {
+      const Slot& s = *p.slot;
+      const ModelSpec& m = s.config.model;
+      if (layer >= m.layer_count()) continue;
+      const int in = m.layer_inputs(layer), out = m.layer_outputs(layer);
+      const bool last = layer == m.layer_count() - 1;
+      GemmProblem g;
+      g.m = p.rows;
+      g.n = out;
+      g.k = in;
+      g.a = layer == 0 ? p.input : p.output[layer - 1];
+      g.lda = in;
+      g.b = s.params.data() + m.weight_offset(layer);
+      g.ldb = out;
+      g.c = p.pre_activation[layer];
+      g.ldc = out;
+      gemms.push_back(g);
+      BiasActivationForward e;
+      e.rows = p.rows;
+      e.cols = out;
+      e.z = p.pre_activation[layer];
+      e.bias = s.params.data() + m.bias_offset(layer);
+      e.out = p.output[layer];
+      e.activation = last ? kernels::Activation::kIdentity : m.activation;
+      if (p.dropout && !last && s.config.dropout > 0) {
+        e.dropout.rate = s.config.dropout;
+        e.dropout.stream = kernels::dropout_stream(derive_seed(s.config.seed, RandomPurpose::kDropout),
+                                                   static_cast<uint64_t>(s.steps), static_cast<uint32_t>(layer));
+      }
+      epilogues.push_back(e);
+    }
+    backend_.grouped_gemm(gemms);
+    backend_.bias_activation_forward(epilogues);
+  }
+}
+
+std::vector<int> Bundle::step() {
+  const std::vector<int> active = occupied_slots();
+  if (active.empty()) return {};
+
+  std::vector<kernels::GatherProblem> gathers;
+  std::vector<ForwardPass> passes;
+  for (int index : active) {
+    Slot& s = *slots_[index];
+    kernels::GatherProblem g;
+    g.rows = static_cast<int>(s.rows_this_step(train_.count));
+    g.features = features_;
+    g.images = train_.images.data();
+    g.labels = train_.labels.data();
+    g.indices = s.epoch_order.data() + s.position;
+    g.scale = pixel_scale_;
+    g.shift = pixel_shift_;
+    g.out = s.input.data();
+    g.out_labels = s.labels.data();
+    gathers.push_back(g);
+
+    ForwardPass p;
+    p.slot = &s;
+    p.rows = g.rows;
+    p.input = s.input.data();
+    for (int layer = 0; layer < s.config.model.layer_count(); ++layer) {
+      p.pre_activation.push_back(s.pre_activation[layer].data());
+      p.output.push_back(s.output[layer].data());
+    }
+    p.dropout = true;
+    passes.push_back(std::move(p));
+  }
+  backend_.gather_batch(gathers);
+  run_forward(passes);
+
+  std::vector<kernels::SoftmaxCrossEntropyProblem> losses;
+  for (const ForwardPass& p : passes) {
+    const Slot& s = *p.slot;
+    const int last = s.config.model.layer_count() - 1;
+    kernels::SoftmaxCrossEntropyProblem l;
+    l.rows = p.rows;
+    l.classes = classes_;
+    l.logits = s.output[last].data();
+    l.labels = s.labels.data();
+    l.grad = s.output_grad[last].data();
+    l.grad_scale = 1.0f / static_cast<float>(p.rows);
+    l.sums = s.train_sums.data();
+    losses.push_back(l);
+  }
+  backend_.softmax_cross_entropy(losses);
+
+  // Backward, by distance from the output so slots of different depths share the calls:
+  // first each layer's fused activation backward with its bias gradient, then one grouped
+  // GEMM holding both the weight gradient and the gradient of the layer below.
+  int deepest = 0;
+  for (const ForwardPass& p : passes) deepest = std::max(deepest, p.slot->config.model.layer_count());
+  std::vector<BiasActivationBackward> epilogues;
+  std::vector<GemmProblem> gemms;
+  for (int distance = 0; distance < deepest; ++distance) {
+    epilogues.clear();
+    gemms.clear();
+    for (const ForwardPass& p : passes) {
+      Slot& s = *p.slot;
+      const ModelSpec& m = s.config.model;
+      const int layer = m.layer_count() - 1 - distance;
+      if (layer < 0) continue;
+      const int in = m.layer_inputs(layer), out = m.layer_outputs(layer);
+      const bool last = distance == 0;
+      BiasActivationBackward e;
+      e.rows = p.rows;
+      e.cols = out;
+      e.grad = s.output_grad[layer].data();
+      e.z = s.pre_activation[layer].data();
+      e.activation = last ? kernels::Activation::kIdentity : m.activation;
+      if (!last && s.config.dropout > 0) {
+        e.dropout.rate = s.config.dropout;
+        e.dropout.stream = kernels::dropout_stream(derive_seed(s.config.seed, RandomPurpose::kDropout),
+                                                   static_cast<uint64_t>(s.steps), static_cast<uint32_t>(layer));
+      }
+      e.bias_grad = s.grads.data() + m.bias_offset(layer);
+      epilogues.push_back(e);
+
+      GemmProblem weight_grad;  // dW = X^T * dZ
+      weight_grad.m = in;
+      weight_grad.n = out;
+      weight_grad.k = p.rows;
+      weight_grad.a = layer == 0 ? s.input.data() : s.output[layer - 1].data();
+      weight_grad.lda = in;
+      weight_grad.transpose_a = true;
+      weight_grad.b = s.output_grad[layer].data();
+      weight_grad.ldb = out;
+      weight_grad.c = s.grads.data() + m.weight_offset(layer);
+      weight_grad.ldc = out;
+      gemms.push_back(weight_grad);
+      if (layer > 0) {  // dX = dZ * W^T; the input layer needs none
+        GemmProblem input_grad;
+        input_grad.m = p.rows;
+        input_grad.n = in;
+        input_grad.k = out;
+        input_grad.a = s.output_grad[layer].data();
+        input_grad.lda = out;
+        input_grad.b = s.params.data() + m.weight_offset(layer);
+        input_grad.ldb = out;
+        input_grad.transpose_b = true;
+        input_grad.c = s.output_grad[layer - 1].data();
+        input_grad.ldc = in;
+        gemms.push_back(input_grad);
+      }
+    }
+    backend_.bias_activation_backward(epilogues);
+    backend_.grouped_gemm(gemms);
+  }
+
+  std::vector<kernels::OptimizerProblem> updates;
+  for (int index : active) {
+    Slot& s = *slots_[index];
+    kernels::OptimizerProblem u;
+    u.count = static_cast<int64_t>(s.params.size());
+    u.params = s.params.data();
+    u.grads = s.grads.data();
+    u.first_moment = s.first_moment.data();
+    u.second_moment = s.second_moment.data();
+    u.settings = s.config.optimizer;
+    u.step = s.steps + 1;
+    updates.push_back(u);
+  }
+  backend_.optimizer_update(updates);
+
+  std::vector<int> epoch_ended;
+  for (size_t i = 0; i < active.size(); ++i) {
+    Slot& s = *slots_[active[i]];
+    s.steps += 1;
+    s.position += gathers[i].rows;
+    if (s.position >= train_.count) {
+      s.epochs_done += 1;
+      s.shuffle_for_epoch(train_.count);
+      epoch_ended.push_back(active[i]);
+    }
+  }
+  return epoch_ended;
+}
+
+kernels::MetricSums Bundle::take_train_sums(int slot) {
+  Slot& s = *slots_.at(slot);
+  kernels::MetricSums sums;
+  backend_.copy_to_host(&sums, s.train_sums.data(), sizeof(sums));
+  const kernels::MetricSums empty;
+  s.train_sums.upload({&empty, 1});
+  return sums;
+}
+
+std::vector<kernels::MetricSums> Bundle::evaluate(std::span<const int> slot_indices, Split split) {
+  const DeviceSplit& data = device_split(split);
+  std::vector<Slot*> slots;
+  for (int index : slot_indices) {
+    Slot& s = *slots_.at(index);
+    const kernels::MetricSums empty;
+    s.eval_sums.upload({&empty, 1});
+    slots.push_back(&s);
+  }
+  for (int64_t start = 0; start < data.count; start += options_.eval_rows) {
+    const int rows = static_cast<int>(std::min<int64_t>(options_.eval_rows, data.count - start));
+    std::vector<kernels::GatherProblem> gathers;
+    std::vector<ForwardPass> passes;
+    for (Slot* s : slots) {
+      kernels::GatherProblem g;
+      g.rows = rows;
+      g.features = features_;
+      g.images = data.images.data() + start * features_;
+      g.labels = data.labels.data() + start;
+      g.indices = identity_order_.data();
+      g.scale = pixel_scale_;
+      g.shift = pixel_shift_;
+      g.out = s->eval_input.data();
+      g.out_labels = s->eval_labels.data();
+      gathers.push_back(g);
+      ForwardPass p;
+      p.slot = s;
+      p.rows = rows;
+      p.input = s->eval_input.data();
+      // Layer l reads the buffer layer l-1 wrote; the epilogue works in place.
+      for (int layer = 0; layer < s->config.model.layer_count(); ++layer) {
+        float* buffer = (layer % 2 == 0) ? s->eval_ping.data() : s->eval_pong.data();
+        p.pre_activation.push_back(buffer);
+        p.output.push_back(buffer);
+      }
+      passes.push_back(std::move(p));
+    }
+    backend_.gather_batch(gathers);
+    run_forward(passes);
+    std::vector<kernels::SoftmaxCrossEntropyProblem> losses;
+    for (const ForwardPass& p : passes) {
+      kernels::SoftmaxCrossEntropyProblem l;
+      l.rows = rows;
+      l.classes = classes_;
+      l.logits = p.output.back();
+      l.labels = p.slot->eval_labels.data();
+      l.sums = p.slot->eval_sums.data();
+      losses.push_back(l);
+    }
+    backend_.softmax_cross_entropy(losses);
+  }
+  std::vector<kernels::MetricSums> results(slots.size());
+  for (size_t i = 0; i < slots.size(); ++i) backend_.copy_to_host(&results[i], slots[i]->eval_sums.data(), sizeof(kernels::MetricSums));
+  return results;
+}
+
+void Bundle::save_best_parameters(int slot) {
+  Slot& s = *slots_.at(slot);
+  backend_.copy_on_device(s.best_params.data(), s.params.data(), s.params.bytes());
+}
+
+void Bundle::restore_best_parameters(int slot) {
+  Slot& s = *slots_.at(slot);
+  backend_.copy_on_device(s.params.data(), s.best_params.data(), s.params.bytes());
+}
+
+}  // namespace gpu_tune

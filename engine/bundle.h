@@ -1,0 +1,77 @@
+#pragma once
+// A bundle: up to `capacity` slots on one backend, trained together. One step moves every
+// slot forward by one minibatch of its own batch size, in shared grouped calls: slots may
+// differ in learning rate, batch size, width and depth. A slot's results never depend on
+// its neighbours.
+#include <memory>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/data/dataset.h"
+#include "engine/slot.h"
+#include "kernels/softmax_cross_entropy.h"
+
+namespace gpu_tune {
+
+enum class Split { kTrain, kValidation, kTest };
+
+struct BundleOptions {
+  int capacity = 8;
+  bool standardize = false;  // (x - mean) / std with the training split's statistics; else x in [0, 1]
+  int eval_rows = 500;       // images per evaluation chunk
+};
+
+class Bundle {
+ public:
+  // Uploads the dataset to the backend once; every slot shares it.
+  Bundle(Backend& backend, const data::Dataset& dataset, BundleOptions options);
+
+  int capacity() const { return static_cast<int>(slots_.size()); }
+  std::vector<int> occupied_slots() const;
+  bool has_free_slot() const;
+  int64_t train_count() const { return train_.count; }
+
+  // Places a model in a free slot and returns the slot's index. Throws std::invalid_argument
+  // for an invalid config or a model whose input or output size does not fit the dataset,
+  // std::length_error when the bundle is full.
+  int add(const TrainingConfig& config, uint64_t job_id);
+  void remove(int slot);
+  Slot& slot(int index) { return *slots_.at(index); }
+  const Slot& slot(int index) const { return *slots_.at(index); }
+
+  // One training step of every occupied slot. Returns the slots that completed an epoch
+  // with it (their next epoch's order is already drawn).
+  std::vector<int> step();
+
+  // Training loss and accuracy sums since the last take, reset to zero.
+  kernels::MetricSums take_train_sums(int slot);
+  // Forward pass over a whole split for the given slots, together; dropout off.
+  std::vector<kernels::MetricSums> evaluate(std::span<const int> slots, Split split);
+
+  void save_best_parameters(int slot);
+  void restore_best_parameters(int slot);
+  std::vector<float> parameters(int slot) const { return slots_.at(slot)->params.download(); }
+
+ private:
+  struct DeviceSplit {
+    int64_t count = 0;
+    DeviceArray<uint8_t> images, labels;
+  };
+  struct ForwardPass;  // one slot's buffers for one forward pass
+
+  void upload_split(DeviceSplit& split, const data::ImageSet& set);
+  const DeviceSplit& device_split(Split split) const;
+  void run_forward(std::span<const ForwardPass> passes);
+
+  Backend& backend_;
+  BundleOptions options_;
+  int features_ = 0, classes_ = 0;
+  float pixel_scale_ = 1.0f / 255.0f, pixel_shift_ = 0.0f;
+  DeviceSplit train_, validation_, test_;
+  DeviceArray<int32_t> identity_order_;  // 0..eval_rows-1, for gathering contiguous chunks
+  std::vector<std::unique_ptr<Slot>> slots_;
+};
+
+}  // namespace gpu_tune

@@ -1,0 +1,42 @@
+#include "engine/cpu_backend.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "kernels/cpu_parallel.h"
+
+namespace gpu_tune {
+
+std::string CpuBackend::device_description() const {
+  return "CPU, " + std::to_string(kernels::cpu_thread_count()) + " threads";
+}
+
+void* CpuBackend::allocate_bytes(size_t bytes) {
+  // 64-byte alignment keeps every row start friendly to vector loads.
+  void* pointer = std::aligned_alloc(64, ((bytes + 63) / 64) * 64 + 64);
+  if (pointer == nullptr) throw std::bad_alloc();
+  return pointer;
+}
+
+void CpuBackend::free_bytes(void* pointer) noexcept { std::free(pointer); }
+
+void CpuBackend::copy_to_device(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void CpuBackend::copy_to_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+void CpuBackend::copy_on_device(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+
+void CpuBackend::gather_batch(std::span<const kernels::GatherProblem> p) { kernels::gather_batch_cpu(p); }
+void CpuBackend::grouped_gemm(std::span<const kernels::GemmProblem> p) { kernels::grouped_gemm_cpu(p); }
+void CpuBackend::bias_activation_forward(std::span<const kernels::BiasActivationForward> p) {
+  kernels::bias_activation_forward_cpu(p);
+}
+void CpuBackend::bias_activation_backward(std::span<const kernels::BiasActivationBackward> p) {
+  kernels::bias_activation_backward_cpu(p);
+}
+void CpuBackend::softmax_cross_entropy(std::span<const kernels::SoftmaxCrossEntropyProblem> p) {
+  kernels::softmax_cross_entropy_cpu(p);
+}
+void CpuBackend::optimizer_update(std::span<const kernels::OptimizerProblem> p) { kernels::optimizer_update_cpu(p); }
+
+}  // namespace gpu_tune

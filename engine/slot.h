@@ -1,0 +1,42 @@
+#pragma once
+// One model in training inside a bundle: its configuration, its buffers in the backend's
+// memory, and its own place in its own shuffled pass over the training data.
+#include <cstdint>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/training_config.h"
+#include "kernels/softmax_cross_entropy.h"
+
+namespace gpu_tune {
+
+struct Slot {
+  Slot(Backend& backend, const TrainingConfig& config, uint64_t job_id, int64_t train_count, int eval_rows);
+
+  // Draws this epoch's order of the training images and uploads it.
+  void shuffle_for_epoch(int64_t train_count);
+  int64_t rows_this_step(int64_t train_count) const { return std::min<int64_t>(config.batch_size, train_count - position); }
+
+  TrainingConfig config;
+  uint64_t job_id;
+
+  // Flat per-slot vectors: parameters (layer after layer, W then bias), their gradients,
+  // optimizer state, and the best epoch's parameters for restore_best_weights.
+  DeviceArray<float> params, grads, first_moment, second_moment, best_params;
+  // Training buffers for one minibatch: the gathered input and labels, and per layer the
+  // pre-activation z, the output after activation and dropout, and the gradient.
+  DeviceArray<float> input;
+  DeviceArray<int32_t> labels;
+  std::vector<DeviceArray<float>> pre_activation, output, output_grad;
+  // Evaluation buffers: one chunk of eval_rows images, and two ping-pong layer buffers.
+  DeviceArray<float> eval_input, eval_ping, eval_pong;
+  DeviceArray<int32_t> eval_labels;
+  DeviceArray<int32_t> epoch_order;
+  DeviceArray<kernels::MetricSums> train_sums, eval_sums;
+
+  int epochs_done = 0;
+  int64_t position = 0;  // images of the current epoch already trained on
+  int64_t steps = 0;     // optimizer updates so far
+};
+
+}  // namespace gpu_tune

@@ -1,0 +1,97 @@
+#pragma once
+// The training loop over a bundle: fills free slots from a source of jobs, steps the
+// bundle, and at each slot's epoch end computes its metrics, validates, applies early
+// stopping and the observer's decision, and finishes the slot with its test metrics.
+// A freed slot is refilled at once, so the bundle stays full while jobs remain.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/bundle.h"
+#include "engine/data/dataset.h"
+#include "engine/early_stopping.h"
+#include "engine/training_config.h"
+
+namespace gpu_tune {
+
+struct EpochMetrics {
+  int epoch = 0;  // from 1
+  double train_loss = 0, train_accuracy = 0;
+  double validation_loss = 0, validation_accuracy = 0;
+  double seconds = 0;  // wall time of this epoch for this slot, validation included
+};
+
+enum class SlotOutcome { kCompleted, kEarlyStopped, kStoppedByObserver, kFailed };
+std::string_view outcome_name(SlotOutcome outcome);
+
+struct SlotResult {
+  uint64_t job_id = 0;
+  TrainingConfig config;
+  int slot = -1;  // where it ran
+  SlotOutcome outcome = SlotOutcome::kCompleted;
+  std::string error;  // why it failed
+  std::vector<EpochMetrics> history;
+  int best_epoch = 0;  // 0 when no epoch finished
+  double best_validation_loss = 0, best_validation_accuracy = 0;
+  double test_loss = 0, test_accuracy = 0;  // of the weights kept (the best epoch's when restored)
+  double seconds = 0;
+};
+
+struct TrainingJob {
+  uint64_t id = 0;
+  TrainingConfig config;
+};
+
+class TrainingObserver {
+ public:
+  virtual ~TrainingObserver() = default;
+  virtual void on_slot_started(const TrainingJob& job, int slot) {}
+  // Return false to stop this slot now (a pruner's decision).
+  virtual bool on_epoch_end(const TrainingJob& job, const EpochMetrics& metrics) { return true; }
+  virtual void on_slot_finished(const SlotResult& result) {}
+};
+
+struct TrainerOptions {
+  BundleOptions bundle;
+  // Steps between checks for a non-finite training loss (each check reads the per-slot
+  // sums back to the host). Epoch ends are always checked.
+  int divergence_check_interval = 32;
+};
+
+class Trainer {
+ public:
+  Trainer(Backend& backend, const data::Dataset& dataset, TrainerOptions options);
+
+  // Runs until next_job returns nothing and every slot has finished.
+  void run(const std::function<std::optional<TrainingJob>()>& next_job, TrainingObserver& observer);
+  // Trains all configs (job ids 0..n-1), at most the bundle's capacity at once; results in order.
+  std::vector<SlotResult> train_all(const std::vector<TrainingConfig>& configs, TrainingObserver* observer = nullptr);
+
+  const Bundle& bundle() const { return bundle_; }
+
+ private:
+  // What the trainer tracks for one occupied slot.
+  struct Running {
+    TrainingJob job;
+    SlotResult result;
+    EarlyStopping early_stopping;
+    std::chrono::steady_clock::time_point started, epoch_started;
+    kernels::MetricSums epoch_train_sums;  // read back so far this epoch
+    std::optional<SlotOutcome> finishing;
+  };
+  void start(const TrainingJob& job, TrainingObserver& observer);
+  void end_epochs(const std::vector<int>& slots, TrainingObserver& observer);
+  void check_divergence(TrainingObserver& observer);
+  void finish(std::vector<int> slots, TrainingObserver& observer);
+  void fail(int slot, const std::string& why, TrainingObserver& observer);
+
+  Bundle bundle_;
+  TrainerOptions options_;
+  std::vector<std::optional<Running>> running_;  // per slot
+};
+
+}  // namespace gpu_tune

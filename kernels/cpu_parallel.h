@@ -1,0 +1,36 @@
+#pragma once
+// Work splitting for the CPU forms. Every split is a function of a problem's own shape
+// and the thread count only, so results never depend on which other slots share a call.
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+
+namespace gpu_tune::kernels {
+
+int cpu_thread_count();
+
+// Asks the BLAS library to run single-threaded: our own threads split the work, and a
+// threaded sgemm inside them would oversubscribe the cores. Safe to call often.
+void use_single_threaded_blas();
+
+struct Range {
+  int64_t begin = 0, end = 0;
+};
+
+// Part `part` of `parts` near-equal contiguous pieces of [0, n).
+inline Range split_range(int64_t n, int64_t parts, int64_t part) {
+  const int64_t base = n / parts, extra = n % parts;
+  const int64_t begin = part * base + std::min(part, extra);
+  return {begin, begin + base + (part < extra ? 1 : 0)};
+}
+
+// How many pieces to cut n units into: at most the thread count, and none smaller
+// than min_units (work below that is not worth a thread).
+inline int64_t piece_count(int64_t n, int64_t min_units, int threads) {
+  return std::clamp<int64_t>(n / std::max<int64_t>(min_units, 1), 1, std::max(threads, 1));
+}
+
+// Runs body(i) for i in [0, count) across the CPU threads, dynamically scheduled.
+void parallel_for(int64_t count, const std::function<void(int64_t)>& body);
+
+}  // namespace gpu_tune::kernels

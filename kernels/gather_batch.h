@@ -1,0 +1,24 @@
+#pragma once
+// Minibatch gather: each slot copies its own rows (by its own shuffled indices) out of
+// the dataset's uint8 images, converting to float as x = pixel * scale + shift, and
+// gathers the matching labels.
+#include <cstdint>
+#include <span>
+
+namespace gpu_tune::kernels {
+
+struct GatherProblem {
+  int rows = 0;
+  int features = 0;                 // pixels per image
+  const uint8_t* images = nullptr;  // dataset, features bytes per image
+  const uint8_t* labels = nullptr;  // dataset labels, one byte per image
+  const int32_t* indices = nullptr; // rows image indices into the dataset
+  float scale = 1.0f / 255.0f;
+  float shift = 0.0f;
+  float* out = nullptr;             // rows x features
+  int32_t* out_labels = nullptr;    // rows
+};
+
+void gather_batch_cpu(std::span<const GatherProblem> problems);
+
+}  // namespace gpu_tune::kernels

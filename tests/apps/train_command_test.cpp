@@ -1,0 +1,116 @@
+// `gpu_tune train` end to end on a small generated IDX dataset, and its bad-input errors.
+#include "apps/train_command.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+namespace gpu_tune::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+void write_idx(const fs::path& path, uint8_t type_dims, const std::vector<uint32_t>& dims, const std::vector<uint8_t>& values) {
+  std::ofstream out(path, std::ios::binary);
+  const uint8_t header[4] = {0, 0, 0x08, type_dims};
+  out.write(reinterpret_cast<const char*>(header), 4);
+  for (uint32_t d : dims) {
+    const uint8_t be[4] = {uint8_t(d >> 24), uint8_t(d >> 16), uint8_t(d >> 8), uint8_t(d)};
+    out.write(reinterpret_cast<const char*>(be), 4);
+  }
+  out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size()));
+}
+
+// 28x28 images whose label (0..9) is drawn as a bright row band, so it can be learnt.
+void write_split(const fs::path& dir, const std::string& prefix, uint32_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> images(count * 784), labels(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    labels[i] = static_cast<uint8_t>(rng() % 10);
+    for (int p = 0; p < 784; ++p) images[i * 784 + p] = static_cast<uint8_t>(rng() % 60 + ((p / 28) % 10 == labels[i] ? 180 : 0));
+  }
+  write_idx(dir / (prefix + "-images-idx3-ubyte"), 3, {count, 28, 28}, images);
+  write_idx(dir / (prefix + "-labels-idx1-ubyte"), 1, {count}, labels);
+}
+
+class TrainCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("gpu_tune_train_cmd_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+    write_split(dir_, "train", 400, 1);
+    write_split(dir_, "t10k", 100, 2);
+    options_.engine.dataset.data_dir = dir_;
+    options_.engine.dataset.validation_size = 100;
+    options_.engine.backend = "cpu";
+    options_.epochs = 2;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+  TrainOptions options_;
+};
+
+TEST_F(TrainCommand, JsonLinesCoverEveryEpochOfEverySlot) {
+  options_.slots = {"model=32,lr=3e-3,batch=16,seed=1", "model=mlp_small,lr=1e-3,batch=50,seed=2"};
+  options_.json = true;
+  std::ostringstream out, log;
+  ASSERT_EQ(run_train(options_, out, log), 0) << log.str();
+  EXPECT_NE(log.str().find("using the CPU backend"), std::string::npos) << log.str();
+  int epochs = 0, finished = 0;
+  std::istringstream lines(out.str());
+  for (std::string line; std::getline(lines, line);) {
+    const nlohmann::json event = nlohmann::json::parse(line);
+    if (event["event"] == "epoch") ++epochs;
+    if (event["event"] == "finished") {
+      ++finished;
+      EXPECT_EQ(event["outcome"], "completed");
+      EXPECT_GT(event["test_accuracy"].get<double>(), 0.5);
+    }
+  }
+  EXPECT_EQ(epochs, 4);
+  EXPECT_EQ(finished, 2);
+}
+
+TEST_F(TrainCommand, TextOutputSaysWhatHappened) {
+  options_.slots = {"model=16,batch=32"};
+  std::ostringstream out, log;
+  ASSERT_EQ(run_train(options_, out, log), 0) << log.str();
+  EXPECT_NE(out.str().find("epoch   2/2"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("completed after 2 epochs"), std::string::npos) << out.str();
+}
+
+TEST_F(TrainCommand, BadInputGivesAClearErrorAndExitCode) {
+  std::ostringstream out, log;
+  options_.slots = {"model=16,speed=3"};
+  EXPECT_EQ(run_train(options_, out, log), 2);
+  EXPECT_NE(log.str().find("unknown key 'speed'"), std::string::npos) << log.str();
+
+  options_.slots = {"model=16"};
+  options_.engine.backend = "tpu";
+  log.str("");
+  EXPECT_EQ(run_train(options_, out, log), 2);
+  EXPECT_NE(log.str().find("--backend 'tpu'"), std::string::npos) << log.str();
+
+  options_.engine.backend = "cpu";
+  options_.engine.dataset.data_dir = dir_ / "missing";
+  log.str("");
+  EXPECT_EQ(run_train(options_, out, log), 2);
+  EXPECT_NE(log.str().find("missing"), std::string::npos) << log.str();
+}
+
+TEST_F(TrainCommand, DivergingSlotIsReportedAndTheOthersFinish) {
+  options_.slots = {"model=16,batch=16,seed=1", "model=16,batch=16,optimizer=sgd,lr=1e30,seed=2"};
+  options_.json = true;
+  std::ostringstream out, log;
+  EXPECT_EQ(run_train(options_, out, log), 3);
+  EXPECT_NE(out.str().find("\"outcome\":\"failed\""), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("\"outcome\":\"completed\""), std::string::npos) << out.str();
+}
+
+}  // namespace
+}  // namespace gpu_tune::app

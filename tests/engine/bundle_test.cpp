@@ -1,0 +1,129 @@
+// The bundle's central invariant: slots are independent. A bundle of different models
+// ends with the same parameters as each model trained alone with the same seed.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/bundle.h"
+#include "engine/cpu_backend.h"
+#include "tests/engine/synthetic_data.h"
+
+namespace gpu_tune {
+namespace {
+
+std::vector<TrainingConfig> varied_configs() {
+  auto make = [](const char* hidden, int batch, float lr, kernels::OptimizerKind kind, float dropout, uint64_t seed) {
+    TrainingConfig c;
+    c.model = parse_model(hidden, 16, 3);
+    c.batch_size = batch;
+    c.optimizer.kind = kind;
+    c.optimizer.learning_rate = lr;
+    c.optimizer.momentum = kind == kernels::OptimizerKind::kSgd ? 0.9f : 0.0f;
+    c.optimizer.weight_decay = kind == kernels::OptimizerKind::kAdamW ? 1e-2f : 0.0f;
+    c.dropout = dropout;
+    c.seed = seed;
+    return c;
+  };
+  return {
+      make("100", 32, 1e-3f, kernels::OptimizerKind::kAdam, 0.0f, 1),
+      make("33-17", 7, 3e-3f, kernels::OptimizerKind::kAdamW, 0.2f, 2),
+      make("64-48-20", 50, 5e-2f, kernels::OptimizerKind::kSgd, 0.0f, 3),
+      make("5", 1, 1e-2f, kernels::OptimizerKind::kAdam, 0.1f, 4),
+  };
+}
+
+double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double diff = 0, norm = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    norm += double(b[i]) * b[i];
+  }
+  return std::sqrt(diff / std::max(norm, 1e-300));
+}
+
+TEST(Bundle, SlotsMatchTheirSoloRuns) {
+  const data::Dataset dataset = testing::synthetic_dataset(/*train=*/157, 20, 20);
+  const std::vector<TrainingConfig> configs = varied_configs();
+  constexpr int kSteps = 60;  // several epochs for the large batches, a partial last batch included
+
+  CpuBackend backend;
+  Bundle together(backend, dataset, BundleOptions{.capacity = static_cast<int>(configs.size())});
+  for (size_t i = 0; i < configs.size(); ++i) together.add(configs[i], i);
+  for (int s = 0; s < kSteps; ++s) together.step();
+
+  for (size_t i = 0; i < configs.size(); ++i) {
+    Bundle alone(backend, dataset, BundleOptions{.capacity = 1});
+    alone.add(configs[i], i);
+    for (int s = 0; s < kSteps; ++s) alone.step();
+    const std::vector<float> solo = alone.parameters(0);
+    const std::vector<float> bundled = together.parameters(static_cast<int>(i));
+    ASSERT_EQ(solo.size(), bundled.size());
+    EXPECT_LT(relative_difference(bundled, solo), 1e-5) << configs[i].describe();
+    EXPECT_GT(relative_difference(solo, alone.slot(0).best_params.download()), -1.0);  // buffers readable
+    EXPECT_EQ(together.slot(static_cast<int>(i)).steps, kSteps);
+  }
+}
+
+TEST(Bundle, TrainingChangesParametersAndCountsEpochs) {
+  const data::Dataset dataset = testing::synthetic_dataset(100, 10, 10);
+  CpuBackend backend;
+  Bundle bundle(backend, dataset, BundleOptions{.capacity = 1});
+  TrainingConfig c;
+  c.model = parse_model("8", 16, 3);
+  c.batch_size = 30;  // 4 steps per epoch: 30, 30, 30, 10
+  const int slot = bundle.add(c, 0);
+  const std::vector<float> before = bundle.parameters(slot);
+  std::vector<int> ended;
+  for (int s = 0; s < 4; ++s) ended = bundle.step();
+  EXPECT_EQ(ended, std::vector<int>{slot});
+  EXPECT_EQ(bundle.slot(slot).epochs_done, 1);
+  EXPECT_EQ(bundle.slot(slot).position, 0);
+  EXPECT_GT(relative_difference(bundle.parameters(slot), before), 1e-3);
+  const kernels::MetricSums sums = bundle.take_train_sums(slot);
+  EXPECT_EQ(sums.count, 100);
+  EXPECT_TRUE(std::isfinite(sums.loss_sum));
+  EXPECT_EQ(bundle.take_train_sums(slot).count, 0);  // reset by the take
+}
+
+TEST(Bundle, RejectsModelsThatDoNotFitTheData) {
+  const data::Dataset dataset = testing::synthetic_dataset(10, 5, 5);
+  CpuBackend backend;
+  Bundle bundle(backend, dataset, BundleOptions{.capacity = 1});
+  TrainingConfig wrong_inputs;
+  wrong_inputs.model = parse_model("8", 784, 3);
+  EXPECT_THROW(bundle.add(wrong_inputs, 0), std::invalid_argument);
+  TrainingConfig wrong_outputs;
+  wrong_outputs.model = parse_model("8", 16, 10);
+  EXPECT_THROW(bundle.add(wrong_outputs, 0), std::invalid_argument);
+  TrainingConfig ok;
+  ok.model = parse_model("8", 16, 3);
+  bundle.add(ok, 0);
+  EXPECT_THROW(bundle.add(ok, 1), std::length_error);
+  bundle.remove(0);
+  EXPECT_NO_THROW(bundle.add(ok, 2));
+}
+
+TEST(Bundle, EvaluationIsIndependentOfChunkingAndNeighbours) {
+  const data::Dataset dataset = testing::synthetic_dataset(50, 37, 10);
+  CpuBackend backend;
+  TrainingConfig c;
+  c.model = parse_model("12-7", 16, 3);
+  c.seed = 9;
+  TrainingConfig other = c;
+  other.model = parse_model("30", 16, 3);
+  Bundle small_chunks(backend, dataset, BundleOptions{.capacity = 2, .eval_rows = 5});
+  small_chunks.add(other, 1);
+  const int a = small_chunks.add(c, 0);
+  Bundle one_chunk(backend, dataset, BundleOptions{.capacity = 1, .eval_rows = 100});
+  const int b = one_chunk.add(c, 0);
+  const std::vector<int> sa{a}, sb{b};
+  const kernels::MetricSums x = small_chunks.evaluate(sa, Split::kValidation)[0];
+  const kernels::MetricSums y = one_chunk.evaluate(sb, Split::kValidation)[0];
+  EXPECT_EQ(x.count, 37);
+  EXPECT_EQ(y.count, 37);
+  EXPECT_EQ(x.correct, y.correct);
+  EXPECT_NEAR(x.loss_sum, y.loss_sum, 1e-9 * std::abs(y.loss_sum));
+}
+
+}  // namespace
+}  // namespace gpu_tune

@@ -1,0 +1,139 @@
+// The training loop: metrics per epoch, early stopping, refilling freed slots, and a
+// diverging slot failed alone while its neighbours match their solo runs.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "engine/cpu_backend.h"
+#include "engine/trainer.h"
+#include "tests/engine/synthetic_data.h"
+
+namespace gpu_tune {
+namespace {
+
+TrainingConfig small_config(uint64_t seed, int batch = 16, float lr = 1e-2f) {
+  TrainingConfig c;
+  c.model = parse_model("24", 16, 3);
+  c.batch_size = batch;
+  c.optimizer.learning_rate = lr;
+  c.seed = seed;
+  c.max_epochs = 3;
+  return c;
+}
+
+TEST(Trainer, RecordsEveryEpochAndLearnsASimpleTask) {
+  const data::Dataset dataset = testing::synthetic_dataset(300, 60, 60);
+  CpuBackend backend;
+  Trainer trainer(backend, dataset, TrainerOptions{.bundle = {.capacity = 2}});
+  TrainingConfig c = small_config(5);
+  c.max_epochs = 6;
+  const std::vector<SlotResult> results = trainer.train_all({c});
+  ASSERT_EQ(results.size(), 1u);
+  const SlotResult& r = results[0];
+  EXPECT_EQ(r.outcome, SlotOutcome::kCompleted);
+  ASSERT_EQ(r.history.size(), 6u);
+  for (size_t e = 0; e < r.history.size(); ++e) {
+    EXPECT_EQ(r.history[e].epoch, static_cast<int>(e) + 1);
+    EXPECT_TRUE(std::isfinite(r.history[e].validation_loss));
+    EXPECT_GE(r.history[e].seconds, 0.0);
+  }
+  EXPECT_LT(r.history.back().train_loss, r.history.front().train_loss);
+  EXPECT_GT(r.test_accuracy, 0.9);  // the bands make the classes easy to separate
+  EXPECT_GE(r.best_epoch, 1);
+}
+
+TEST(Trainer, EarlyStoppingStopsAfterPatienceEpochsWithoutImprovement) {
+  const data::Dataset dataset = testing::synthetic_dataset(200, 50, 50);
+  CpuBackend backend;
+  Trainer trainer(backend, dataset, TrainerOptions{.bundle = {.capacity = 1}});
+  TrainingConfig c = small_config(3, 8, 1e-2f);
+  c.max_epochs = 40;
+  c.early_stopping.patience = 2;
+  c.early_stopping.min_delta = 10.0;  // nothing after the first epoch counts as improvement
+  const SlotResult r = trainer.train_all({c})[0];
+  EXPECT_EQ(r.outcome, SlotOutcome::kEarlyStopped);
+  EXPECT_EQ(r.history.size(), 3u);  // epoch 1 sets the best, epochs 2 and 3 do not improve
+  EXPECT_EQ(r.best_epoch, 1);
+  EXPECT_DOUBLE_EQ(r.best_validation_loss, r.history[0].validation_loss);
+}
+
+TEST(Trainer, RestoredBestWeightsGiveTheBestEpochsMetrics) {
+  // With restore_best_weights, the test metrics come from the best epoch's weights: the
+  // validation split doubles as the test split here, so they must equal that epoch's.
+  data::Dataset dataset = testing::synthetic_dataset(200, 50, 50);
+  dataset.test = dataset.validation;
+  CpuBackend backend;
+  Trainer trainer(backend, dataset, TrainerOptions{.bundle = {.capacity = 1}});
+  TrainingConfig c = small_config(8, 4, 0.3f);  // a large step so later epochs get worse
+  c.max_epochs = 6;
+  const SlotResult r = trainer.train_all({c})[0];
+  ASSERT_GE(r.best_epoch, 1);
+  EXPECT_NEAR(r.test_loss, r.best_validation_loss, 1e-9);
+  EXPECT_NEAR(r.test_accuracy, r.best_validation_accuracy, 1e-12);
+}
+
+TEST(Trainer, RefillsFreedSlotsUntilJobsRunOut) {
+  const data::Dataset dataset = testing::synthetic_dataset(64, 16, 16);
+  CpuBackend backend;
+  Trainer trainer(backend, dataset, TrainerOptions{.bundle = {.capacity = 2}});
+  std::vector<TrainingConfig> configs;
+  for (int i = 0; i < 5; ++i) {
+    TrainingConfig c = small_config(i, 16);
+    c.max_epochs = 1 + i % 3;  // different lengths, so slots free up at different times
+    configs.push_back(c);
+  }
+  const std::vector<SlotResult> results = trainer.train_all(configs);
+  ASSERT_EQ(results.size(), 5u);
+  for (size_t i = 0; i < results.size(); ++i) {
+    EXPECT_EQ(results[i].job_id, i);
+    EXPECT_EQ(results[i].history.size(), static_cast<size_t>(configs[i].max_epochs));
+    EXPECT_TRUE(results[i].slot == 0 || results[i].slot == 1);
+  }
+}
+
+TEST(Trainer, ObserverCanStopASlot) {
+  struct StopAtTwo : TrainingObserver {
+    bool on_epoch_end(const TrainingJob&, const EpochMetrics& m) override { return m.epoch < 2; }
+  } observer;
+  const data::Dataset dataset = testing::synthetic_dataset(64, 16, 16);
+  CpuBackend backend;
+  Trainer trainer(backend, dataset, TrainerOptions{.bundle = {.capacity = 1}});
+  TrainingConfig c = small_config(1);
+  c.max_epochs = 10;
+  const SlotResult r = trainer.train_all({c}, &observer)[0];
+  EXPECT_EQ(r.outcome, SlotOutcome::kStoppedByObserver);
+  EXPECT_EQ(r.history.size(), 2u);
+}
+
+TEST(Trainer, ADivergingSlotFailsAloneAndItsNeighboursMatchTheirSoloRuns) {
+  const data::Dataset dataset = testing::synthetic_dataset(120, 30, 30);
+  CpuBackend backend;
+  TrainingConfig steady_a = small_config(11, 16, 1e-2f);
+  TrainingConfig steady_b = small_config(12, 7, 3e-3f);
+  steady_b.model = parse_model("40-20", 16, 3);
+  TrainingConfig diverging = small_config(13, 16, 1e30f);
+  diverging.optimizer.kind = kernels::OptimizerKind::kSgd;
+  diverging.max_epochs = 50;
+
+  Trainer together(backend, dataset, TrainerOptions{.bundle = {.capacity = 3}, .divergence_check_interval = 1});
+  const std::vector<SlotResult> results = together.train_all({steady_a, diverging, steady_b});
+  EXPECT_EQ(results[1].outcome, SlotOutcome::kFailed);
+  EXPECT_NE(results[1].error.find("training loss became"), std::string::npos) << results[1].error;
+  EXPECT_TRUE(std::isnan(results[1].test_accuracy));
+
+  for (size_t i : {size_t(0), size_t(2)}) {
+    Trainer alone(backend, dataset, TrainerOptions{.bundle = {.capacity = 1}});
+    const SlotResult solo = alone.train_all({results[i].config})[0];
+    EXPECT_EQ(results[i].outcome, SlotOutcome::kCompleted);
+    ASSERT_EQ(results[i].history.size(), solo.history.size());
+    for (size_t e = 0; e < solo.history.size(); ++e) {
+      EXPECT_NEAR(results[i].history[e].train_loss, solo.history[e].train_loss, 1e-5 * solo.history[e].train_loss);
+      EXPECT_NEAR(results[i].history[e].validation_loss, solo.history[e].validation_loss,
+                  1e-5 * solo.history[e].validation_loss);
+    }
+    EXPECT_NEAR(results[i].test_loss, solo.test_loss, 1e-5 * solo.test_loss);
+  }
+}
+
+}  // namespace
+}  // namespace gpu_tune
