@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config
+  build-essential make cmake ninja-build pkg-config
   libcli11-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libsqlite3-dev zlib1g-dev libopenblas-dev nlohmann-json3-dev
   dataset-fashion-mnist
