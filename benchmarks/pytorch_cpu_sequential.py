@@ -42,8 +42,11 @@ LABELS_MAGIC = 0x00000801
 
 
 def read_idx(path, magic):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
+    try:
+        with gzip.open(path, "rb") as f:
+            raw = f.read()
+    except OSError as e:
+        sys.exit(f"{path}: {e.strerror or e} (set --data or GPU_TUNE_DATA to the Fashion-MNIST directory)")
     found, = struct.unpack(">I", raw[:4])
     if found != magic:
         sys.exit(f"{path}: magic 0x{found:08x}, expected 0x{magic:08x}")
