@@ -1,4 +1,3 @@
-#!/usr/bin/python3
 """Baseline for gpu_tune: train Fashion-MNIST MLPs one after another with PyTorch on the CPU.
 
 This is the "as users do today" comparison point for a bundle, which trains many
