@@ -31,7 +31,7 @@ struct OptimizerProblem {
   int64_t count = 0;
   float* params = nullptr;
   const float* grads = nullptr;
-  float* first_moment = nullptr;   // Adam m, or SGD momentum buffer
+  float* first_moment = nullptr;   // Adam m, or SGD momentum buffer; never null
   float* second_moment = nullptr;  // Adam v; unused by SGD
   OptimizerSettings settings;
   int64_t step = 1;                // 1-based count of updates, for bias correction

@@ -42,8 +42,11 @@ GPU_TUNE_HD T softmax_cross_entropy_row(const T* logits, int classes, int label,
   for (int j = 0; j < classes; ++j) sum_exp += std::exp(logits[j] - max_logit);
   const T log_sum_exp = max_logit + std::log(sum_exp);
   if (grad_row != nullptr) {
+    // exp(l - max) / sum rather than exp(l - logsumexp): at large logits the latter
+    // rounds logsumexp to the logits' coarse float grid.
+    const T inv_sum = T(1) / sum_exp;
     for (int j = 0; j < classes; ++j) {
-      const T p = std::exp(logits[j] - log_sum_exp);
+      const T p = std::exp(logits[j] - max_logit) * inv_sum;
       grad_row[j] = (p - (j == label ? T(1) : T(0))) * grad_scale;
     }
   }

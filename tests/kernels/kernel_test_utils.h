@@ -10,7 +10,18 @@
 #include <limits>
 #include <random>
 #include <span>
+#include <ostream>
 #include <vector>
+
+#include "kernels/activation.h"
+
+namespace gpu_tune::kernels {
+
+// Found by GoogleTest through argument-dependent lookup, so parameterised tests print
+// "gelu" instead of the enum's raw bytes.
+inline void PrintTo(Activation activation, std::ostream* os) { *os << activation_name(activation); }
+
+}  // namespace gpu_tune::kernels
 
 namespace gpu_tune::kernels::test {
 

@@ -1,0 +1,93 @@
+#pragma once
+// Search spaces with hyperopt's distributions and meanings, including nested choices
+// whose branches carry parameters of their own (conditional parameters).
+//
+// Bounds of log distributions are real values (loguniform 1e-4..1e-1), not exponents as
+// in hyperopt: loguniform(low, high) = exp(uniform(log low, log high)). lognormal(mu,
+// sigma) keeps hyperopt's meaning: exp(normal(mu, sigma)), mu and sigma in log space.
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <string>
+#include <vector>
+
+#include "search/parameter_value.h"
+
+namespace gpu_tune::search {
+
+enum class DistributionKind {
+  kUniform,      // low, high: real in [low, high]
+  kQUniform,     // low, high, q: round(uniform / q) * q
+  kLogUniform,   // low > 0, high
+  kQLogUniform,  // low > 0, high, q
+  kNormal,       // mu, sigma (unbounded)
+  kQNormal,      // mu, sigma, q
+  kLogNormal,    // mu, sigma: exp(normal(mu, sigma))
+  kQLogNormal,   // mu, sigma, q
+  kRandInt,      // low, high: integer in [low, high) (hyperopt's randint)
+  kUniformInt,   // low, high: integer in [low, high] (hyperopt's uniformint)
+  kChoice,       // options, each possibly with nested parameters
+};
+
+std::string_view distribution_kind_name(DistributionKind kind);
+
+struct Parameter;
+
+struct ChoiceOption {
+  ParamValue value;
+  std::vector<Parameter> children;  // active only when this option is chosen
+};
+
+struct Distribution {
+  DistributionKind kind = DistributionKind::kUniform;
+  double low = 0, high = 1;   // bounds (uniform, log, int kinds)
+  double mu = 0, sigma = 1;   // normal kinds
+  double q = 0;               // step of q kinds (> 0 there)
+  std::vector<ChoiceOption> options;
+
+  bool is_log() const;
+  bool is_integer() const;    // kRandInt, kUniformInt
+  bool is_quantized() const;  // q kinds
+  bool is_bounded() const;    // not the normal kinds
+  // Throws std::invalid_argument naming the problem (low not below high, non-positive log
+  // bound, q not positive, empty choice, sigma not positive).
+  void validate() const;
+};
+
+struct Parameter {
+  std::string name;
+  Distribution distribution;
+};
+
+// One parameter of the flattened space, with the condition under which it is active:
+// none for top-level parameters, else the parent choice's name and option index (and,
+// transitively, the parent's own condition).
+struct FlatParameter {
+  std::string name;
+  Distribution distribution;  // a copy; a choice's options keep their children
+  int parent = -1;          // index into the flat list, -1 for top level
+  int parent_option = -1;   // which option of the parent activates it
+};
+
+class SearchSpace {
+ public:
+  SearchSpace() = default;
+  explicit SearchSpace(std::vector<Parameter> parameters);  // validates; names must be unique
+
+  const std::vector<Parameter>& parameters() const { return parameters_; }
+  // Every parameter, parents before children, in a fixed order.
+  const std::vector<FlatParameter>& flat() const { return flat_; }
+  // Index into flat() by name, or -1.
+  int index_of(const std::string& name) const;
+
+  // True when `params` holds exactly the active parameters, each of the right type and
+  // inside its distribution's support; otherwise false with the reason in *why.
+  bool contains(const ParamMap& params, std::string* why = nullptr) const;
+
+ private:
+  void flatten(const std::vector<Parameter>& parameters, int parent, int parent_option);
+  std::vector<Parameter> parameters_;
+  std::vector<FlatParameter> flat_;
+};
+
+}  // namespace gpu_tune::search

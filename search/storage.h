@@ -1,0 +1,52 @@
+#pragma once
+// Durable studies. Every state change of a trial is committed the moment it happens, so a
+// kill at any instant loses at most the running trials' progress. Implementations:
+// SQLite (one file per study directory; the default), and later PostgreSQL for many nodes.
+// Safe for several processes (and threads) writing the same study at once.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "search/trial.h"
+
+namespace gpu_tune::search {
+
+struct StudyInfo {
+  int64_t id = -1;
+  std::string name;
+  Direction direction = Direction::kMinimize;
+  std::string metric = "validation_loss";  // what the objective value measures
+  std::string config;                       // the study file's text, kept for reference
+};
+
+class StorageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Storage {
+ public:
+  virtual ~Storage() = default;
+
+  // Creates the study, or loads it if one of that name exists (its direction and metric
+  // must then agree, else StorageError naming both).
+  virtual StudyInfo create_or_load_study(const StudyInfo& study) = 0;
+  virtual std::optional<StudyInfo> find_study(const std::string& name) = 0;
+
+  // Adds a running trial with the next number, atomically across writers.
+  virtual TrialRecord start_trial(int64_t study_id, const ParamMap& params, const std::string& device, int slot) = 0;
+  virtual void record_step(int64_t study_id, int64_t number, const StepRecord& step) = 0;
+  // Moves a running trial to complete, pruned or failed. StorageError if it is not running.
+  virtual void finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
+                            const std::map<std::string, double>& metrics, const std::string& error) = 0;
+  virtual std::vector<TrialRecord> trials(int64_t study_id) = 0;
+  // On resume: marks every trial still "running" as failed with `reason` (their process
+  // died). Returns how many.
+  virtual int fail_running_trials(int64_t study_id, const std::string& reason) = 0;
+};
+
+}  // namespace gpu_tune::search
