@@ -17,3 +17,5 @@ target_include_directories(gpu_tune_cblas SYSTEM INTERFACE ${GPU_TUNE_CBLAS_INCL
 
 find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json 3 CONFIG REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(yaml-cpp CONFIG REQUIRED)

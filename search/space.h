@@ -6,12 +6,14 @@
 // in hyperopt: loguniform(low, high) = exp(uniform(log low, log high)). lognormal(mu,
 // sigma) keeps hyperopt's meaning: exp(normal(mu, sigma)), mu and sigma in log space.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <string>
 #include <vector>
 
 #include "search/parameter_value.h"
+#include "search/rng.h"
 
 namespace gpu_tune::search {
 
@@ -89,5 +91,30 @@ class SearchSpace {
   std::vector<Parameter> parameters_;
   std::vector<FlatParameter> flat_;
 };
+
+}  // namespace gpu_tune::search
+
+namespace gpu_tune::search {
+
+// Maps a raw real draw onto a distribution's support: rounds q kinds to their step (in the
+// value's own space, after exp for log kinds), clamps bounded kinds, and makes integer
+// kinds int64. For kChoice, raw is the option index.
+ParamValue value_from_raw(const Distribution& distribution, double raw);
+
+// The raw real behind a value (the inverse of value_from_raw for the real-valued part;
+// a choice's value gives its option index). Throws std::invalid_argument for a value not
+// in the distribution.
+double raw_from_value(const Distribution& distribution, const ParamValue& value);
+
+// A draw from the distribution's own prior (what the random sampler does).
+ParamValue sample_prior(const Distribution& distribution, Rng& rng);
+
+// Walks the space in flat() order, visiting only active parameters (a child is active when
+// its parent choice took its option), and builds a trial's parameters from `choose`.
+ParamMap assign_parameters(const SearchSpace& space,
+                           const std::function<ParamValue(const FlatParameter& parameter, int flat_index)>& choose);
+
+// Whether flat parameter `flat_index` is active given the parameters chosen so far.
+bool is_active(const SearchSpace& space, int flat_index, const ParamMap& params);
 
 }  // namespace gpu_tune::search
