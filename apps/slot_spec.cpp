@@ -95,6 +95,16 @@ const std::vector<std::pair<std::string, std::string>>& slot_spec_keys() {
   return keys;
 }
 
+void apply_slot_setting(TrainingConfig& config, std::string_view key, std::string_view value) {
+  const auto it = setters().find(key);
+  if (it == setters().end()) {
+    std::string known;
+    for (const auto& [name, setter] : setters()) known += (known.empty() ? "" : ", ") + name;
+    throw std::invalid_argument("unknown key '" + std::string(key) + "' (known: " + known + ")");
+  }
+  it->second(config, key, value);
+}
+
 TrainingConfig parse_slot_spec(std::string_view spec, const TrainingConfig& defaults) {
   TrainingConfig config = defaults;
   try {
@@ -106,14 +116,7 @@ TrainingConfig parse_slot_spec(std::string_view spec, const TrainingConfig& defa
       if (pair.empty()) continue;
       const size_t equals = pair.find('=');
       if (equals == std::string_view::npos) throw std::invalid_argument("'" + std::string(pair) + "' is not KEY=VALUE");
-      const std::string_view key = pair.substr(0, equals), value = pair.substr(equals + 1);
-      const auto it = setters().find(key);
-      if (it == setters().end()) {
-        std::string known;
-        for (const auto& [name, setter] : setters()) known += (known.empty() ? "" : ", ") + name;
-        throw std::invalid_argument("unknown key '" + std::string(key) + "' (known: " + known + ")");
-      }
-      it->second(config, key, value);
+      apply_slot_setting(config, pair.substr(0, equals), pair.substr(equals + 1));
     }
     config.validate();
   } catch (const std::invalid_argument& e) {

@@ -12,6 +12,10 @@ namespace gpu_tune::app {
 // Keys a slot spec accepts, with one line of help each.
 const std::vector<std::pair<std::string, std::string>>& slot_spec_keys();
 
+// Sets one key of a slot's configuration. Throws std::invalid_argument naming the key
+// and the problem (unknown key, bad value); does not validate the whole config.
+void apply_slot_setting(TrainingConfig& config, std::string_view key, std::string_view value);
+
 // Values not given come from `defaults`. Throws std::invalid_argument naming the spec,
 // the key and the problem; the result is validated.
 TrainingConfig parse_slot_spec(std::string_view spec, const TrainingConfig& defaults);

@@ -4,6 +4,9 @@
 
 #include "engine/cpu_backend.h"
 #include "engine/gpu_query.h"
+#ifdef GPU_TUNE_WITH_CUDA
+#include "engine/cuda_backend.h"
+#endif
 
 namespace gpu_tune {
 
@@ -27,9 +30,25 @@ BackendSelection select_backend(BackendChoice choice) {
   };
   if (choice == BackendChoice::kCpu) return use_cpu("--backend cpu");
   const GpuQuery gpus = query_gpus();
-  // The CUDA backend itself is not part of this build yet: a GPU is reported, not used.
+#ifdef GPU_TUNE_WITH_CUDA
+  if (!gpus.devices.empty()) {
+    try {
+      selection.backend = std::make_unique<CudaBackend>(0);
+      selection.notice = "using the CUDA backend on " + selection.backend->device_description();
+      return selection;
+    } catch (const std::runtime_error& e) {
+      // A GPU that is listed but cannot be used (busy in exclusive mode, a driver fault):
+      // auto falls back to the CPU saying why; an explicit --backend cuda fails.
+      const std::string why = "GPU found (" + gpus.devices.front() + ") but unusable: " + e.what();
+      if (choice == BackendChoice::kCuda) throw std::runtime_error("--backend cuda: " + why);
+      return use_cpu(why);
+    }
+  }
+  const std::string why = "no GPU (" + gpus.why_none + ")";
+#else
   const std::string why = gpus.devices.empty() ? "no GPU (" + gpus.why_none + ")"
                                                : "GPU found (" + gpus.devices.front() + ") but this build has no CUDA backend";
+#endif
   if (choice == BackendChoice::kCuda) throw std::runtime_error("--backend cuda: " + why);
   return use_cpu(why);
 }

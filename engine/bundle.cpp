@@ -72,6 +72,12 @@ bool Bundle::has_free_slot() const {
   return std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return !s; });
 }
 
+int Bundle::first_free_slot() const {
+  for (int i = 0; i < capacity(); ++i)
+    if (!slots_[i]) return i;
+  return -1;
+}
+
 int Bundle::add(const TrainingConfig& config, uint64_t job_id) {
   config.validate();
   if (config.model.inputs != features_)
@@ -81,12 +87,10 @@ int Bundle::add(const TrainingConfig& config, uint64_t job_id) {
     throw std::invalid_argument("model " + config.model.describe() + " has " + std::to_string(config.model.outputs) +
                                 " outputs but the dataset has " + std::to_string(classes_) + " classes");
   if (train_.count < 1) throw std::invalid_argument("the training split is empty");
-  for (int i = 0; i < capacity(); ++i) {
-    if (slots_[i]) continue;
-    slots_[i] = std::make_unique<Slot>(backend_, config, job_id, train_.count, options_.eval_rows);
-    return i;
-  }
-  throw std::length_error("bundle is full (" + std::to_string(capacity()) + " slots)");
+  const int slot = first_free_slot();
+  if (slot < 0) throw std::length_error("bundle is full (" + std::to_string(capacity()) + " slots)");
+  slots_[slot] = std::make_unique<Slot>(backend_, config, job_id, train_.count, options_.eval_rows);
+  return slot;
 }
 
 void Bundle::remove(int slot) { slots_.at(slot).reset(); }

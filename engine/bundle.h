@@ -31,6 +31,7 @@ class Bundle {
   int capacity() const { return static_cast<int>(slots_.size()); }
   std::vector<int> occupied_slots() const;
   bool has_free_slot() const;
+  int first_free_slot() const;  // -1 when full; add() fills this one
   int64_t train_count() const { return train_.count; }
 
   // Places a model in a free slot and returns the slot's index. Throws std::invalid_argument

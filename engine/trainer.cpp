@@ -43,12 +43,12 @@ void Trainer::start(const TrainingJob& job, TrainingObserver& observer) {
   observer.on_slot_started(job, slot);
 }
 
-void Trainer::run(const std::function<std::optional<TrainingJob>()>& next_job, TrainingObserver& observer) {
+void Trainer::run(const std::function<std::optional<TrainingJob>(int slot)>& next_job, TrainingObserver& observer) {
   bool jobs_left = true;
   int64_t steps = 0;
   for (;;) {
     while (jobs_left && bundle_.has_free_slot()) {
-      std::optional<TrainingJob> job = next_job();
+      std::optional<TrainingJob> job = next_job(bundle_.first_free_slot());
       if (!job) {
         jobs_left = false;
         break;
@@ -82,7 +82,7 @@ std::vector<SlotResult> Trainer::train_all(const std::vector<TrainingConfig>& co
   collector.results = &results;
   size_t next = 0;
   run(
-      [&]() -> std::optional<TrainingJob> {
+      [&](int) -> std::optional<TrainingJob> {
         if (next >= configs.size()) return std::nullopt;
         TrainingJob job{next, configs[next]};
         ++next;

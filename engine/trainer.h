@@ -66,8 +66,9 @@ class Trainer {
  public:
   Trainer(Backend& backend, const data::Dataset& dataset, TrainerOptions options);
 
-  // Runs until next_job returns nothing and every slot has finished.
-  void run(const std::function<std::optional<TrainingJob>()>& next_job, TrainingObserver& observer);
+  // Runs until next_job returns nothing and every slot has finished. next_job(slot) is
+  // asked whenever `slot` is free; the job it returns goes there.
+  void run(const std::function<std::optional<TrainingJob>(int slot)>& next_job, TrainingObserver& observer);
   // Trains all configs (job ids 0..n-1), at most the bundle's capacity at once; results in order.
   std::vector<SlotResult> train_all(const std::vector<TrainingConfig>& configs, TrainingObserver* observer = nullptr);
 

@@ -8,6 +8,10 @@
 #include "kernels/activation.h"
 #include "kernels/dropout.h"
 
+#ifdef GPU_TUNE_WITH_CUDA
+typedef struct CUstream_st* cudaStream_t;  // as cuda_runtime_api.h declares it
+#endif
+
 namespace gpu_tune::kernels {
 
 struct BiasActivationForward {
@@ -31,5 +35,13 @@ struct BiasActivationBackward {
 // CPU reference. The bias gradient sums rows in order: deterministic.
 void bias_activation_forward_cpu(std::span<const BiasActivationForward> problems);
 void bias_activation_backward_cpu(std::span<const BiasActivationBackward> problems);
+
+#ifdef GPU_TUNE_WITH_CUDA
+// CUDA forms, asynchronous on `stream`, device pointers. The bias gradient is a fixed-order
+// column reduction (no atomics): deterministic run to run. Throw std::invalid_argument
+// naming the problem for a malformed one.
+void bias_activation_forward_cuda(std::span<const BiasActivationForward> problems, cudaStream_t stream);
+void bias_activation_backward_cuda(std::span<const BiasActivationBackward> problems, cudaStream_t stream);
+#endif
 
 }  // namespace gpu_tune::kernels

@@ -5,6 +5,10 @@
 #include <cstdint>
 #include <span>
 
+#ifdef GPU_TUNE_WITH_CUDA
+typedef struct CUstream_st* cudaStream_t;  // as cuda_runtime_api.h declares it
+#endif
+
 namespace gpu_tune::kernels {
 
 struct GatherProblem {
@@ -20,5 +24,10 @@ struct GatherProblem {
 };
 
 void gather_batch_cpu(std::span<const GatherProblem> problems);
+
+#ifdef GPU_TUNE_WITH_CUDA
+// CUDA form, asynchronous on `stream`, device pointers; the same bits as the CPU form.
+void gather_batch_cuda(std::span<const GatherProblem> problems, cudaStream_t stream);
+#endif
 
 }  // namespace gpu_tune::kernels

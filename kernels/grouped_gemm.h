@@ -8,6 +8,10 @@
 //   weight gradient dW = X^T * dZ   (M=in,    N=out, K=batch)
 #include <span>
 
+#ifdef GPU_TUNE_WITH_CUDA
+typedef struct CUstream_st* cudaStream_t;  // as cuda_runtime_api.h declares it
+#endif
+
 namespace gpu_tune::kernels {
 
 struct GemmProblem {
@@ -32,5 +36,14 @@ void validate_gemm_problems(std::span<const GemmProblem> problems);
 // other problems, so a slot computes the same bits alone as in any bundle.
 // Deterministic run to run.
 void grouped_gemm_cpu(std::span<const GemmProblem> problems);
+
+#ifdef GPU_TUNE_WITH_CUDA
+// CUDA form: every problem in one launch (more when the span outgrows a kernel's parameter
+// space), FP32 on the CUDA cores, each element's sum over K in order in one thread (no
+// split-K): deterministic run to run. Pointers are device memory; the call is
+// asynchronous on `stream`. Throws std::invalid_argument as validate_gemm_problems does,
+// std::runtime_error for a CUDA error.
+void grouped_gemm_cuda(std::span<const GemmProblem> problems, cudaStream_t stream);
+#endif
 
 }  // namespace gpu_tune::kernels

@@ -9,6 +9,10 @@
 
 #include "kernels/host_device.h"
 
+#ifdef GPU_TUNE_WITH_CUDA
+typedef struct CUstream_st* cudaStream_t;  // as cuda_runtime_api.h declares it
+#endif
+
 namespace gpu_tune::kernels {
 
 enum class OptimizerKind : int { kAdam = 0, kAdamW = 1, kSgd = 2 };
@@ -80,5 +84,10 @@ GPU_TUNE_HD void optimizer_update_element(const OptimizerSettings& s, const Opti
 
 // CPU reference; element-wise, deterministic.
 void optimizer_update_cpu(std::span<const OptimizerProblem> problems);
+
+#ifdef GPU_TUNE_WITH_CUDA
+// CUDA form, asynchronous on `stream`, device pointers; element-wise, deterministic.
+void optimizer_update_cuda(std::span<const OptimizerProblem> problems, cudaStream_t stream);
+#endif
 
 }  // namespace gpu_tune::kernels

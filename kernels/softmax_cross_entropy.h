@@ -9,6 +9,10 @@
 
 #include "kernels/host_device.h"
 
+#ifdef GPU_TUNE_WITH_CUDA
+typedef struct CUstream_st* cudaStream_t;  // as cuda_runtime_api.h declares it
+#endif
+
 namespace gpu_tune::kernels {
 
 // Per-slot running sums, accumulated by training and evaluation passes.
@@ -56,5 +60,12 @@ GPU_TUNE_HD T softmax_cross_entropy_row(const T* logits, int classes, int label,
 
 // CPU reference; each problem's rows are summed in order (deterministic).
 void softmax_cross_entropy_cpu(std::span<const SoftmaxCrossEntropyProblem> problems);
+
+#ifdef GPU_TUNE_WITH_CUDA
+// CUDA form, asynchronous on `stream`; every pointer, sums included, is device memory.
+// Each problem's sums are reduced in a fixed order and added by one thread: deterministic
+// run to run. Problems must not share a MetricSums.
+void softmax_cross_entropy_cuda(std::span<const SoftmaxCrossEntropyProblem> problems, cudaStream_t stream);
+#endif
 
 }  // namespace gpu_tune::kernels

@@ -1,14 +1,9 @@
 #!/usr/bin/env bash
-# The main job: a bundle of candidate models from the seed study's space (the three MLP
-# presets, several learning rates and batch sizes, Adam, early stopping) trained together.
-# Finishes in a few minutes on a 2-core CPU.
+# The main job: the seed study (examples/fashion_mnist.yaml): TPE over learning rate,
+# batch size and model structure, trials trained together in one bundle. Without a GPU it
+# runs a reduced budget that ends in minutes (it says so); pass --full for all of it.
+# The study lives in studies/fashion_mnist_mlp/; running again resumes it.
 set -euo pipefail
 build=${1:-build}
-exec "$build/apps/gpu_tune" train \
-  --slot model=mlp_small,lr=1e-3,batch=64,seed=1 \
-  --slot model=mlp_small,lr=1e-2,batch=256,seed=2 \
-  --slot model=mlp_medium,lr=3e-4,batch=32,seed=3 \
-  --slot model=mlp_medium,lr=1e-3,batch=128,seed=4 \
-  --slot model=mlp_large,lr=1e-4,batch=64,seed=5 \
-  --slot model=mlp_large,lr=1e-3,batch=256,seed=6 \
-  --epochs 5 --patience 3
+shift || true
+exec "$build/apps/gpu_tune" tune examples/fashion_mnist.yaml "$@"

@@ -25,6 +25,16 @@ std::string to_string(const ParamValue& value) {
       value);
 }
 
+std::string to_display_string(const ParamValue& value) {
+  if (const auto* d = std::get_if<double>(&value)) {
+    std::ostringstream text;
+    text.precision(6);
+    text << *d;
+    return text.str();
+  }
+  return to_string(value);
+}
+
 double to_double(const ParamValue& value) {
   if (const auto* i = std::get_if<int64_t>(&value)) return static_cast<double>(*i);
   if (const auto* d = std::get_if<double>(&value)) return *d;

@@ -113,7 +113,8 @@ ParamValue value_from_raw(const Distribution& d, double raw) {
     case DistributionKind::kNormal: return raw;
     case DistributionKind::kQNormal: return round_to_step(raw, d.q);
     case DistributionKind::kLogNormal: return std::exp(raw);
-    case DistributionKind::kQLogNormal: return round_to_step(std::exp(raw), d.q);
+    // Unlike hyperopt, never 0: a log distribution's values stay positive (at least q).
+    case DistributionKind::kQLogNormal: return std::max(round_to_step(std::exp(raw), d.q), d.q);
     case DistributionKind::kRandInt:
       return static_cast<int64_t>(std::clamp(std::round(raw), d.low, d.high - 1));
     case DistributionKind::kUniformInt: return static_cast<int64_t>(std::clamp(std::round(raw), d.low, d.high));

@@ -7,44 +7,20 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
+
+#include "tests/apps/idx_fixture.h"
 
 namespace gpu_tune::app {
 namespace {
 
 namespace fs = std::filesystem;
 
-void write_idx(const fs::path& path, uint8_t type_dims, const std::vector<uint32_t>& dims, const std::vector<uint8_t>& values) {
-  std::ofstream out(path, std::ios::binary);
-  const uint8_t header[4] = {0, 0, 0x08, type_dims};
-  out.write(reinterpret_cast<const char*>(header), 4);
-  for (uint32_t d : dims) {
-    const uint8_t be[4] = {uint8_t(d >> 24), uint8_t(d >> 16), uint8_t(d >> 8), uint8_t(d)};
-    out.write(reinterpret_cast<const char*>(be), 4);
-  }
-  out.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size()));
-}
-
-// 28x28 images whose label (0..9) is drawn as a bright row band, so it can be learnt.
-void write_split(const fs::path& dir, const std::string& prefix, uint32_t count, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> images(count * 784), labels(count);
-  for (uint32_t i = 0; i < count; ++i) {
-    labels[i] = static_cast<uint8_t>(rng() % 10);
-    for (int p = 0; p < 784; ++p) images[i * 784 + p] = static_cast<uint8_t>(rng() % 60 + ((p / 28) % 10 == labels[i] ? 180 : 0));
-  }
-  write_idx(dir / (prefix + "-images-idx3-ubyte"), 3, {count, 28, 28}, images);
-  write_idx(dir / (prefix + "-labels-idx1-ubyte"), 1, {count}, labels);
-}
-
 class TrainCommand : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("gpu_tune_train_cmd_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-    write_split(dir_, "train", 400, 1);
-    write_split(dir_, "t10k", 100, 2);
+    testing::write_idx_dataset(dir_, 400, 100);
     options_.engine.dataset.data_dir = dir_;
     options_.engine.dataset.validation_size = 100;
     options_.engine.backend = "cpu";

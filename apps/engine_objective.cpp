@@ -1,0 +1,135 @@
+#include "apps/engine_objective.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <stdexcept>
+
+#include "apps/slot_spec.h"
+
+namespace gpu_tune::app {
+
+TrainingConfig trial_training_config(const search::ParamMap& params, const EngineObjectiveOptions& options,
+                                     int64_t trial_number) {
+  TrainingConfig config;
+  for (const auto& [key, value] : options.training_defaults) {
+    try {
+      apply_slot_setting(config, key, value);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("training default: ") + e.what());
+    }
+  }
+  // Every trial gets its own initialisation and shuffles unless the space sets a seed.
+  config.seed += static_cast<uint64_t>(trial_number);
+  auto is_width = [](const std::string& name) {
+    return name.size() > 5 && name.starts_with("width") && std::isdigit(static_cast<unsigned char>(name[5]));
+  };
+  const bool has_widths = std::any_of(params.begin(), params.end(), [&](const auto& p) { return is_width(p.first); });
+  std::map<int, int> widths;
+  for (const auto& [name, value] : params) {
+    // With widths given, `model` only names the branch that carries them (e.g. "custom").
+    if (name == "model" && has_widths) continue;
+    if (is_width(name)) {
+      const double w = search::to_double(value);
+      if (w < 1 || w != std::floor(w)) throw std::invalid_argument("parameter " + name + " = " + search::to_string(value) + " is not a positive whole width");
+      widths[std::stoi(name.substr(5))] = static_cast<int>(w);
+      continue;
+    }
+    try {
+      apply_slot_setting(config, name, search::to_string(value));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("parameter " + name + ": " + e.what());
+    }
+  }
+  if (!widths.empty()) {
+    config.model.hidden.clear();
+    for (const auto& [index, width] : widths) config.model.hidden.push_back(width);
+    std::string name;
+    for (int w : config.model.hidden) name += (name.empty() ? "" : "-") + std::to_string(w);
+    config.model.name = name;
+  }
+  if (options.max_epochs_override) config.max_epochs = std::min(config.max_epochs, *options.max_epochs_override);
+  config.validate();
+  config.label = "trial " + std::to_string(trial_number) + ": " + config.describe();
+  return config;
+}
+
+namespace {
+
+// Translates the trainer's events into the search's reports.
+class ReportingObserver final : public TrainingObserver {
+ public:
+  ReportingObserver(search::TrialReporter& reporter, const std::string& metric) : reporter_(reporter), metric_(metric) {}
+
+  bool on_epoch_end(const TrainingJob& job, const EpochMetrics& m) override {
+    search::StepRecord step;
+    step.step = m.epoch;
+    step.value = metric_value(m.validation_loss, m.validation_accuracy);
+    step.metrics = {{"train_loss", m.train_loss},           {"train_accuracy", m.train_accuracy},
+                    {"validation_loss", m.validation_loss}, {"validation_accuracy", m.validation_accuracy},
+                    {"seconds", m.seconds}};
+    last_value_[job.id] = step.value;
+    return reporter_.report(static_cast<int64_t>(job.id), step);
+  }
+
+  void on_slot_finished(const SlotResult& r) override {
+    search::TrialOutcome outcome;
+    outcome.metrics = {{"epochs", static_cast<double>(r.history.size())},
+                       {"best_epoch", static_cast<double>(r.best_epoch)},
+                       {"seconds", r.seconds}};
+    if (r.outcome == SlotOutcome::kFailed) {
+      outcome.state = search::TrialState::kFailed;
+      outcome.error = r.error;
+    } else {
+      outcome.state = r.outcome == SlotOutcome::kStoppedByObserver ? search::TrialState::kPruned : search::TrialState::kComplete;
+      outcome.value = outcome.state == search::TrialState::kPruned ? last_value_[r.job_id]
+                                                                   : metric_value(r.best_validation_loss, r.best_validation_accuracy);
+      outcome.metrics["best_validation_loss"] = r.best_validation_loss;
+      outcome.metrics["best_validation_accuracy"] = r.best_validation_accuracy;
+      outcome.metrics["test_loss"] = r.test_loss;
+      outcome.metrics["test_accuracy"] = r.test_accuracy;
+    }
+    last_value_.erase(r.job_id);
+    reporter_.finish(static_cast<int64_t>(r.job_id), outcome);
+  }
+
+ private:
+  double metric_value(double loss, double accuracy) const { return metric_ == "validation_accuracy" ? accuracy : loss; }
+  search::TrialReporter& reporter_;
+  std::string metric_;
+  std::map<uint64_t, double> last_value_;
+};
+
+}  // namespace
+
+EngineObjective::EngineObjective(Backend& backend, const data::Dataset& dataset, EngineObjectiveOptions options)
+    : backend_(backend), dataset_(dataset), options_(std::move(options)) {
+  if (options_.metric != "validation_loss" && options_.metric != "validation_accuracy")
+    throw std::invalid_argument("metric '" + options_.metric + "' is not validation_loss or validation_accuracy");
+}
+
+void EngineObjective::run(const std::function<std::optional<search::TrialRequest>(int slot)>& next_trial,
+                          search::TrialReporter& reporter) {
+  TrainerOptions trainer_options;
+  trainer_options.bundle.capacity = options_.capacity;
+  trainer_options.bundle.standardize = options_.standardize;
+  Trainer trainer(backend_, dataset_, trainer_options);
+  ReportingObserver observer(reporter, options_.metric);
+  trainer.run(
+      [&](int slot) -> std::optional<TrainingJob> {
+        // A trial whose parameters make no valid model fails on its own; the study goes on.
+        for (;;) {
+          std::optional<search::TrialRequest> request = next_trial(slot);
+          if (!request) return std::nullopt;
+          try {
+            return TrainingJob{static_cast<uint64_t>(request->number),
+                               trial_training_config(request->params, options_, request->number)};
+          } catch (const std::invalid_argument& e) {
+            reporter.finish(request->number, {search::TrialState::kFailed, std::nullopt, {}, e.what()});
+          }
+        }
+      },
+      observer);
+}
+
+}  // namespace gpu_tune::app

@@ -1,0 +1,44 @@
+#pragma once
+// The engine as a search objective: each trial is one slot of a bundle. Trial parameters
+// are slot settings by name (lr, batch, model, dropout, optimizer, ...; see slot_spec.h),
+// plus width1, width2, ... which replace the model's hidden widths (a `model` parameter
+// then only names the branch that carries them).
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/data/dataset.h"
+#include "engine/trainer.h"
+#include "search/objective.h"
+
+namespace gpu_tune::app {
+
+struct EngineObjectiveOptions {
+  int capacity = 8;
+  bool standardize = false;
+  std::string metric = "validation_loss";  // or validation_accuracy: the trial's value at its best epoch
+  std::vector<std::pair<std::string, std::string>> training_defaults;  // slot settings
+  std::optional<int> max_epochs_override;  // a reduced budget caps every trial's epochs
+};
+
+// The training configuration of a trial; throws std::invalid_argument naming the
+// parameter and the problem.
+TrainingConfig trial_training_config(const search::ParamMap& params, const EngineObjectiveOptions& options,
+                                     int64_t trial_number);
+
+class EngineObjective final : public search::Objective {
+ public:
+  EngineObjective(Backend& backend, const data::Dataset& dataset, EngineObjectiveOptions options);
+  int capacity() const override { return options_.capacity; }
+  std::string device() const override { return backend_.name(); }
+  void run(const std::function<std::optional<search::TrialRequest>(int slot)>& next_trial,
+           search::TrialReporter& reporter) override;
+
+ private:
+  Backend& backend_;
+  const data::Dataset& dataset_;
+  EngineObjectiveOptions options_;
+};
+
+}  // namespace gpu_tune::app

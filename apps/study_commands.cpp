@@ -1,0 +1,230 @@
+#include "apps/study_commands.h"
+
+#include <nlohmann/json.hpp>  // JSON export
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <stdexcept>
+
+#include "apps/seed_study.h"
+#include "apps/tune_command.h"
+#include "search/param_json.h"
+#include "search/sqlite_storage.h"
+#include "search/study_config.h"
+#include "search/study_runner.h"
+
+namespace gpu_tune::app {
+
+namespace {
+
+struct OpenStudy {
+  std::unique_ptr<search::SqliteStorage> storage;
+  search::StudyInfo info;
+  std::filesystem::path path;
+};
+
+OpenStudy open_study(const StudySelector& selector) {
+  std::string name;
+  if (selector.study_name) {
+    name = *selector.study_name;
+  } else if (selector.study_file) {
+    name = search::load_study_config(*selector.study_file).name;
+  } else {
+    name = search::parse_study_config(kSeedStudyYaml, kSeedStudyName).name;
+  }
+  OpenStudy study;
+  study.path = selector.storage ? std::filesystem::path(*selector.storage) : default_storage_path(name);
+  if (!std::filesystem::exists(study.path))
+    throw std::runtime_error("no study database at " + study.path.string() + " (run gpu_tune tune first, or pass --storage)");
+  study.storage = std::make_unique<search::SqliteStorage>(study.path);
+  std::optional<search::StudyInfo> info = study.storage->find_study(name);
+  if (!info && selector.storage && !selector.study_name && !selector.study_file) {
+    throw std::runtime_error(study.path.string() + " holds no study named '" + name + "'; pass --study NAME");
+  }
+  if (!info) throw std::runtime_error(study.path.string() + " holds no study named '" + name + "'");
+  study.info = *info;
+  return study;
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+std::string number_text(double value) {
+  if (!std::isfinite(value)) return std::isnan(value) ? "nan" : (value > 0 ? "inf" : "-inf");
+  char text[32];
+  std::snprintf(text, sizeof text, "%.10g", value);
+  return text;
+}
+
+std::string params_text(const search::ParamMap& params) {
+  std::string text;
+  for (const auto& [name, value] : params) text += (text.empty() ? "" : " ") + name + "=" + search::to_display_string(value);
+  return text;
+}
+
+template <typename Body>
+int guarded(const char* command, std::ostream& log, Body body) {
+  try {
+    body();
+    return 0;
+  } catch (const std::exception& e) {
+    log << "gpu_tune " << command << ": error: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+void add_selector(CLI::App& command, StudySelector& selector) {
+  command.add_option_function<std::string>(
+      "study", [&selector](const std::string& f) { selector.study_file = f; }, "the study file (YAML); default: the seed study");
+  command.add_option_function<std::string>(
+      "--study", [&selector](const std::string& n) { selector.study_name = n; }, "the study's name");
+  command.add_option_function<std::string>(
+      "--storage", [&selector](const std::string& s) { selector.storage = s; }, "SQLite file (default studies/STUDY/study.db)");
+}
+
+}  // namespace
+
+void write_trials_csv(const std::vector<search::TrialRecord>& trials, std::ostream& out) {
+  std::set<std::string> param_names, metric_names;
+  for (const auto& t : trials) {
+    for (const auto& [name, value] : t.params) param_names.insert(name);
+    for (const auto& [name, value] : t.metrics) metric_names.insert(name);
+  }
+  out << "number,state,value";
+  for (const auto& n : param_names) out << "," << csv_field("param_" + n);
+  for (const auto& n : metric_names) out << "," << csv_field("metric_" + n);
+  out << ",device,slot,started_at,finished_at,error\n";
+  for (const auto& t : trials) {
+    out << t.number << "," << search::trial_state_name(t.state) << "," << (t.value ? number_text(*t.value) : "");
+    for (const auto& n : param_names) {
+      const auto it = t.params.find(n);
+      out << "," << (it == t.params.end() ? "" : csv_field(search::to_string(it->second)));
+    }
+    for (const auto& n : metric_names) {
+      const auto it = t.metrics.find(n);
+      out << "," << (it == t.metrics.end() ? "" : number_text(it->second));
+    }
+    out << "," << csv_field(t.device) << "," << t.slot << "," << number_text(t.started_at) << ","
+        << number_text(t.finished_at) << "," << csv_field(t.error) << "\n";
+  }
+}
+
+void write_trials_json(const std::vector<search::TrialRecord>& trials, std::ostream& out) {
+  auto number = [](double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); };
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& t : trials) {
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& s : t.steps) {
+      nlohmann::json metrics = nlohmann::json::object();
+      for (const auto& [k, v] : s.metrics) metrics[k] = number(v);
+      steps.push_back({{"step", s.step}, {"value", number(s.value)}, {"metrics", metrics}});
+    }
+    nlohmann::json metrics = nlohmann::json::object();
+    for (const auto& [k, v] : t.metrics) metrics[k] = number(v);
+    all.push_back({{"number", t.number},
+                   {"state", search::trial_state_name(t.state)},
+                   {"value", t.value ? number(*t.value) : nlohmann::json(nullptr)},
+                   {"params", search::params_to_json(t.params)},
+                   {"metrics", metrics},
+                   {"steps", steps},
+                   {"device", t.device},
+                   {"slot", t.slot},
+                   {"started_at", t.started_at},
+                   {"finished_at", t.finished_at},
+                   {"error", t.error}});
+  }
+  out << all.dump(2) << "\n";
+}
+
+int run_status(const StudyCommandOptions& options, std::ostream& out, std::ostream& log) {
+  return guarded("status", log, [&] {
+    OpenStudy study = open_study(options.selector);
+    const auto trials = study.storage->trials(study.info.id);
+    const search::StudyProgress p = search::summarize(trials, study.info.direction);
+    out << "study " << study.info.name << " (" << study.path.string() << "): " << search::direction_name(study.info.direction)
+        << " " << study.info.metric << "\n";
+    out << "trials: " << trials.size() << " (" << p.complete << " complete, " << p.pruned << " pruned, " << p.failed
+        << " failed";
+    if (p.interrupted) out << " of which " << p.interrupted << " interrupted";
+    out << ", " << p.running << " running)\n";
+    if (p.best_value) out << "best: trial " << p.best_trial << " with " << number_text(*p.best_value) << "\n";
+    for (const auto& t : trials)
+      if (t.state == search::TrialState::kRunning)
+        out << "running: trial " << t.number << " on " << t.device << " slot " << t.slot << ": " << params_text(t.params) << "\n";
+  });
+}
+
+int run_best(const StudyCommandOptions& options, std::ostream& out, std::ostream& log) {
+  return guarded("best", log, [&] {
+    OpenStudy study = open_study(options.selector);
+    const auto trials = study.storage->trials(study.info.id);
+    const search::StudyProgress p = search::summarize(trials, study.info.direction);
+    if (!p.best_value) throw std::runtime_error("study '" + study.info.name + "' has no complete trial yet");
+    const search::TrialRecord& best = trials.at(static_cast<size_t>(p.best_trial));
+    if (options.format == "json") {
+      write_trials_json({best}, out);
+      return;
+    }
+    out << "best trial " << best.number << ": " << study.info.metric << " " << number_text(*best.value) << "\n";
+    for (const auto& [name, value] : best.params) out << "  " << name << " = " << search::to_display_string(value) << "\n";
+    for (const auto& [name, value] : best.metrics) out << "  " << name << ": " << number_text(value) << "\n";
+  });
+}
+
+int run_trials(const StudyCommandOptions& options, std::ostream& out, std::ostream& log) {
+  return guarded("trials", log, [&] {
+    OpenStudy study = open_study(options.selector);
+    const auto trials = study.storage->trials(study.info.id);
+    std::ofstream file;
+    std::ostream* target = &out;
+    if (options.output) {
+      file.open(*options.output);
+      if (!file) throw std::runtime_error("cannot write " + *options.output);
+      target = &file;
+    }
+    if (options.format == "csv") return write_trials_csv(trials, *target);
+    if (options.format == "json") return write_trials_json(trials, *target);
+    char line[64];
+    for (const auto& t : trials) {
+      std::snprintf(line, sizeof line, "%5lld  %-8s  %12s  ", static_cast<long long>(t.number),
+                    std::string(search::trial_state_name(t.state)).c_str(), t.value ? number_text(*t.value).c_str() : "-");
+      *target << line << params_text(t.params);
+      if (const auto it = t.metrics.find("test_accuracy"); it != t.metrics.end()) *target << "  test_accuracy " << number_text(it->second);
+      if (!t.error.empty()) *target << "  error: " << t.error;
+      *target << "\n";
+    }
+  });
+}
+
+void add_study_commands(CLI::App& app, StudyCommandOptions& options, int& exit_code) {
+  CLI::App* status = app.add_subcommand("status", "a study's trial counts, best trial and running trials");
+  add_selector(*status, options.selector);
+  status->callback([&] { exit_code = run_status(options, std::cout, std::cerr); });
+
+  CLI::App* best = app.add_subcommand("best", "the best trial's parameters and metrics");
+  add_selector(*best, options.selector);
+  best->add_flag_callback("--json", [&] { options.format = "json"; }, "as JSON");
+  best->callback([&] { exit_code = run_best(options, std::cout, std::cerr); });
+
+  CLI::App* trials = app.add_subcommand("trials", "every trial of a study");
+  add_selector(*trials, options.selector);
+  trials->add_flag_callback("--csv", [&] { options.format = "csv"; }, "as CSV");
+  trials->add_flag_callback("--json", [&] { options.format = "json"; }, "as JSON");
+  trials->callback([&] { exit_code = run_trials(options, std::cout, std::cerr); });
+
+  CLI::App* exporter = app.add_subcommand("export", "write every trial to a file (or standard output)");
+  add_selector(*exporter, options.selector);
+  exporter->add_option("--format", options.format, "csv | json")->check(CLI::IsMember({"csv", "json"}))->required();
+  exporter->add_option_function<std::string>("--output,-o", [&](const std::string& f) { options.output = f; }, "file to write");
+  exporter->callback([&] { exit_code = run_trials(options, std::cout, std::cerr); });
+}
+
+}  // namespace gpu_tune::app

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# The GPU check: builds gpu_tune on a GPU machine and runs the CUDA tests beside the CPU
+# suites, then the CUDA tests' short cases under compute-sanitizer, and prints a summary.
+#
+# The GPU machine has the CUDA toolkit, CMake, ninja and a C++ compiler but none of
+# Debian's -dev packages: scripts/pack-device-deps.sh packs those (and the data) into
+# .device/ on a Debian machine first, and .device/ travels with the checkout. A build
+# folder cannot travel instead: 'native' CUDA architectures are those of the GPU at hand.
+#
+#   scripts/device-check.sh [--build-dir DIR] [--jobs N] [--arch ARCHS] [--no-sync-check]
+#                           [--cuda-only] [--skip-sanitizers]
+#
+# --arch defaults to 'native' when nvidia-smi sees a GPU, else 90 (so the script also
+# builds, and the CUDA tests skip, on a machine without one). The build synchronises after
+# every kernel launch (GPU_TUNE_CUDA_SYNC_CHECK) unless --no-sync-check, so a failing
+# kernel is named at its own launch. Exit status: 0 when every step passed.
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=$repo/build-device
+jobs=$(nproc)
+arch=""
+sync_check=ON
+cuda_only=0
+sanitizers=1
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --build-dir) build=$(realpath -m "$2"); shift 2 ;;
+    --jobs) jobs=$2; shift 2 ;;
+    --arch) arch=$2; shift 2 ;;
+    --no-sync-check) sync_check=OFF; shift ;;
+    --cuda-only) cuda_only=1; shift ;;
+    --skip-sanitizers) sanitizers=0; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    *) echo "device-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+
+device=$repo/.device
+deps=$device/root
+cuda_home=${CUDA_HOME:-/usr/local/cuda}
+export PATH=$cuda_home/bin:$PATH
+logs=$build/device-check-logs
+mkdir -p "$logs"
+
+summary=()
+failed=0
+# step NAME LOGFILE COMMAND...: runs COMMAND with its output in LOGFILE, records the result.
+step() {
+  local name=$1 log=$2
+  shift 2
+  local start=$SECONDS
+  echo "== $name (log: ${log#"$repo"/})"
+  "$@" >"$log" 2>&1
+  local rc=$?
+  local result=ok
+  if [[ $rc -ne 0 ]]; then
+    result="FAILED (exit $rc)"
+    failed=1
+    tail -n 40 "$log"
+  fi
+  summary+=("$(printf '%-34s %-26s %5ss' "$name" "$result" $((SECONDS - start)))")
+  return $rc
+}
+skip() { summary+=("$(printf '%-34s %-26s %5s' "$1" "skipped: $2" -)"); }
+
+print_summary() {
+  echo
+  echo "device-check summary ($(nvidia-smi -L 2>/dev/null | head -1 || echo 'no GPU visible'))"
+  printf '%-34s %-26s %6s\n' step result time
+  printf '%s\n' "${summary[@]}"
+  if [[ -f $logs/ctest.log ]]; then
+    echo
+    grep -E "tests passed|tests failed" "$logs/ctest.log" || true
+    grep -c '\*\*\*Skipped' "$logs/ctest.log" | sed 's/^/skipped cases: /'
+    sed -n '/The following tests FAILED/,$p' "$logs/ctest.log"
+  fi
+}
+trap print_summary EXIT
+
+# ---- dependencies ------------------------------------------------------------------------
+if [[ ! -f $device/deps.tar.gz ]]; then
+  echo "device-check: $device/deps.tar.gz is missing: run scripts/pack-device-deps.sh on a Debian machine" >&2
+  exit 1
+fi
+if [[ ! -d $deps/usr || $device/deps.tar.gz -nt $deps/usr ]]; then
+  rm -rf "$deps" && mkdir -p "$deps"
+  step "unpack .device/deps.tar.gz" "$logs/unpack.log" tar -xzf "$device/deps.tar.gz" -C "$deps" || exit 1
+  touch "$deps/usr"
+fi
+libdir=$deps/usr/lib/x86_64-linux-gnu
+# The packed shared libraries (OpenBLAS, its Fortran runtime, yaml-cpp, SQLite, zlib) are
+# found through LD_LIBRARY_PATH at link time (their own dependencies), when the build runs
+# the test executables to list their cases, and when the tests run.
+export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+[[ -d $device/data/fashion-mnist ]] && export GPU_TUNE_DATA=$device/data/fashion-mnist
+
+for tool in cmake ninja nvcc c++; do
+  command -v "$tool" >/dev/null || { echo "device-check: '$tool' not found on PATH" >&2; exit 1; }
+done
+if [[ -z $arch ]]; then
+  if nvidia-smi -L >/dev/null 2>&1; then arch=native; else arch=90; fi
+fi
+
+# ---- configure and build -----------------------------------------------------------------
+step "configure (arch $arch)" "$logs/configure.log" \
+  cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DGPU_TUNE_CUDA=ON -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" -DCMAKE_CUDA_ARCHITECTURES="$arch" \
+  -DCMAKE_PREFIX_PATH="$deps/usr" -DCMAKE_LIBRARY_ARCHITECTURE=x86_64-linux-gnu \
+  -DGPU_TUNE_BUILD_BENCHMARKS=OFF -DGPU_TUNE_CUDA_SYNC_CHECK=$sync_check || exit 1
+# Where each dependency was found: all of them should be under .device/root.
+grep -E "^(BLAS_openblas_LIBRARY|GPU_TUNE_CBLAS_INCLUDE_DIR|GTest_DIR|CLI11_DIR|nlohmann_json_DIR|yaml-cpp_DIR|SQLite3_LIBRARY|ZLIB_LIBRARY_RELEASE):" \
+  "$build/CMakeCache.txt" | sed 's/^/  found: /'
+
+targets=(cuda_tests)
+[[ $cuda_only -eq 0 ]] && targets+=(kernel_tests engine_tests)
+step "build ${targets[*]}" "$logs/build.log" cmake --build "$build" --target "${targets[@]}" -j "$jobs" || exit 1
+
+# ---- tests -------------------------------------------------------------------------------
+# Suites that were not built are listed by ctest as *_NOT_BUILT; leave them out. CPU suites
+# use every core through OpenMP, so only a few test processes run at once.
+exclude='_NOT_BUILT$'
+if [[ $cuda_only -eq 1 ]]; then
+  step "ctest cuda_tests" "$logs/ctest.log" \
+    ctest --test-dir "$build" --output-on-failure -j 4 -E "$exclude" --timeout 600 -R 'Cuda|BackendChoice'
+else
+  step "ctest cuda+kernel+engine tests" "$logs/ctest.log" \
+    ctest --test-dir "$build" --output-on-failure -j 4 -E "$exclude" --timeout 600
+fi
+
+# ---- compute-sanitizer -------------------------------------------------------------------
+# Short cases that still reach every kernel with many problems, edges and several launches.
+memcheck_cases='GroupedGemmCudaTest.ThirtySevenMixedProblemsInOneCall:GroupedGemmCudaTest.EmptyAndZeroKProblemsAmongOthers'
+memcheck_cases+=':BiasActivationCudaTest.ForwardThirtySevenProblemsInOneCall:BiasActivationCudaTest.BackwardThirtySevenProblemsInOneCall'
+memcheck_cases+=':SoftmaxCrossEntropyCudaTest.ThirtySevenProblemsInOneCall:OptimizerUpdateCudaTest.ThirtySevenSlotsInOneCall'
+memcheck_cases+=':GatherBatchCudaTest.ThirtySevenSlotsInOneCall:BundleCudaTest.BestParametersSaveAndRestoreOnTheGpu'
+# Racecheck follows every shared-memory access, so fewer and smaller cases: the kernels
+# that use shared memory (GEMM tiles, bias-gradient partials, softmax sums).
+racecheck_cases='GroupedGemmCudaTest.EmptyAndZeroKProblemsAmongOthers:BiasActivationCudaTest.BackwardWithoutRowsWritesZeroBiasGradient'
+racecheck_cases+=':SoftmaxCrossEntropyCudaTest.SumsAreDeterministic'
+
+sanitizer=$(command -v compute-sanitizer || true)
+[[ -z $sanitizer && -x $cuda_home/compute-sanitizer/compute-sanitizer ]] && sanitizer=$cuda_home/compute-sanitizer/compute-sanitizer
+if [[ $sanitizers -eq 0 ]]; then
+  skip "compute-sanitizer" "--skip-sanitizers"
+elif [[ -z $sanitizer ]]; then
+  skip "compute-sanitizer" "not found"
+elif ! nvidia-smi -L >/dev/null 2>&1; then
+  skip "compute-sanitizer" "no GPU"
+else
+  step "memcheck (8 cases)" "$logs/memcheck.log" \
+    timeout 600 "$sanitizer" --tool memcheck --error-exitcode 99 \
+    "$build/tests/cuda_tests" --gtest_filter="$memcheck_cases"
+  step "racecheck (3 cases)" "$logs/racecheck.log" \
+    timeout 600 "$sanitizer" --tool racecheck --error-exitcode 99 \
+    "$build/tests/cuda_tests" --gtest_filter="$racecheck_cases"
+fi
+
+exit $failed

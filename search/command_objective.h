@@ -1,0 +1,42 @@
+#pragma once
+// An objective that runs a shell command per trial, so any program can be tuned
+// (--objective-command). Each trial runs `shell -c 'COMMAND --NAME=VALUE ...'`, with every
+// parameter also in the environment as GPU_TUNE_<NAME>, and GPU_TUNE_TRIAL_NUMBER.
+//
+// The command talks back on standard output:
+//   gpu_tune:step=N value=V   an intermediate value (the trial may be pruned after it)
+//   a line that is a number   the objective; the last such line counts
+// It succeeds when it exits with status 0 having printed a finite number.
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "search/objective.h"
+
+namespace gpu_tune::search {
+
+struct CommandObjectiveOptions {
+  std::string command;              // shell text; each trial appends its --NAME=VALUE arguments
+  int parallel = 1;                 // how many trials run at once
+  size_t stderr_tail_bytes = 4096;  // how much of its standard error a failed trial's error keeps
+  std::string shell = "/bin/sh";    // the shell that runs the command, as `shell -c`; a path
+};
+
+class CommandObjective final : public Objective {
+ public:
+  // Throws std::invalid_argument when the command or shell is empty or parallel < 1.
+  explicit CommandObjective(CommandObjectiveOptions options);
+
+  int capacity() const override { return options_.parallel; }
+  std::string device() const override { return "command"; }
+  // A pruned trial's process group gets SIGTERM, then SIGKILL 2 s later if still alive.
+  // If next_trial or the reporter throws, every running child is killed and reaped before
+  // the exception leaves; the running trials then get no finish().
+  void run(const std::function<std::optional<TrialRequest>(int slot)>& next_trial, TrialReporter& reporter) override;
+
+ private:
+  CommandObjectiveOptions options_;
+};
+
+}  // namespace gpu_tune::search

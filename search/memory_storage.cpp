@@ -1,0 +1,137 @@
+#include "search/memory_storage.h"
+
+#include <algorithm>
+#include <chrono>
+#include <stdexcept>
+
+#include "search/param_json.h"
+
+namespace gpu_tune::search {
+namespace {
+
+double unix_time_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string describe(const StudyInfo& study) {
+  return "study " + std::to_string(study.id) + " ('" + study.name + "')";
+}
+
+}  // namespace
+
+StudyInfo MemoryStorage::create_or_load_study(const StudyInfo& requested) {
+  if (requested.name.empty()) throw StorageError("create_or_load_study: a study needs a name");
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, existing] : studies_) {
+    if (existing.info.name != requested.name) continue;
+    if (existing.info.direction != requested.direction || existing.info.metric != requested.metric) {
+      throw StorageError("study '" + requested.name + "' exists to " +
+                         std::string(direction_name(existing.info.direction)) + " " + existing.info.metric +
+                         ", but was asked to " + std::string(direction_name(requested.direction)) + " " +
+                         requested.metric);
+    }
+    return existing.info;
+  }
+  const int64_t id = studies_.empty() ? 1 : studies_.rbegin()->first + 1;
+  Study& created = studies_[id];
+  created.info = requested;
+  created.info.id = id;
+  return created.info;
+}
+
+std::optional<StudyInfo> MemoryStorage::find_study(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, existing] : studies_) {
+    if (existing.info.name == name) return existing.info;
+  }
+  return std::nullopt;
+}
+
+TrialRecord MemoryStorage::start_trial(int64_t study_id, const ParamMap& params, const std::string& device, int slot) {
+  // The same check SqliteStorage makes by writing them, so both accept the same parameters.
+  try {
+    params_to_json_text(params);
+  } catch (const std::invalid_argument& e) {
+    throw StorageError(std::string("start_trial: ") + e.what());
+  }
+  std::lock_guard lock(mutex_);
+  Study& target = study(study_id);
+  TrialRecord trial;
+  trial.number = static_cast<int64_t>(target.trials.size());
+  trial.state = TrialState::kRunning;
+  trial.params = params;
+  trial.device = device;
+  trial.slot = slot;
+  trial.started_at = unix_time_now();
+  target.trials.push_back(trial);
+  return trial;
+}
+
+void MemoryStorage::record_step(int64_t study_id, int64_t number, const StepRecord& step) {
+  std::lock_guard lock(mutex_);
+  auto& steps = running_trial(study_id, number, "record_step").steps;
+  auto at = std::lower_bound(steps.begin(), steps.end(), step.step,
+                             [](const StepRecord& s, int64_t wanted) { return s.step < wanted; });
+  if (at != steps.end() && at->step == step.step) {
+    *at = step;  // a re-report of that step replaces it
+  } else {
+    steps.insert(at, step);
+  }
+}
+
+void MemoryStorage::finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
+                                 const std::map<std::string, double>& metrics, const std::string& error) {
+  if (!is_finished(state)) {
+    throw StorageError("finish_trial: study " + std::to_string(study_id) + " trial " + std::to_string(number) +
+                       " cannot finish as '" + std::string(trial_state_name(state)) +
+                       "'; it must be complete, pruned or failed");
+  }
+  std::lock_guard lock(mutex_);
+  TrialRecord& trial = running_trial(study_id, number, "finish_trial");
+  trial.state = state;
+  trial.value = value;
+  trial.metrics = metrics;
+  trial.error = error;
+  trial.finished_at = unix_time_now();
+}
+
+std::vector<TrialRecord> MemoryStorage::trials(int64_t study_id) {
+  std::lock_guard lock(mutex_);
+  return study(study_id).trials;
+}
+
+int MemoryStorage::fail_running_trials(int64_t study_id, const std::string& reason) {
+  std::lock_guard lock(mutex_);
+  int failed = 0;
+  const double now = unix_time_now();
+  for (TrialRecord& trial : study(study_id).trials) {
+    if (trial.state != TrialState::kRunning) continue;
+    trial.state = TrialState::kFailed;
+    trial.error = reason;
+    trial.finished_at = now;
+    ++failed;
+  }
+  return failed;
+}
+
+MemoryStorage::Study& MemoryStorage::study(int64_t study_id) {
+  auto found = studies_.find(study_id);
+  if (found == studies_.end()) throw StorageError("no study with id " + std::to_string(study_id));
+  return found->second;
+}
+
+TrialRecord& MemoryStorage::running_trial(int64_t study_id, int64_t number, const char* operation) {
+  Study& target = study(study_id);
+  if (number < 0 || number >= static_cast<int64_t>(target.trials.size())) {
+    throw StorageError(std::string(operation) + ": " + describe(target.info) + " has no trial " +
+                       std::to_string(number));
+  }
+  TrialRecord& trial = target.trials[static_cast<size_t>(number)];
+  if (trial.state != TrialState::kRunning) {
+    throw StorageError(std::string(operation) + ": " + describe(target.info) + " trial " + std::to_string(number) +
+                       " is " + std::string(trial_state_name(trial.state)) + ", not running");
+  }
+  return trial;
+}
+
+}  // namespace gpu_tune::search

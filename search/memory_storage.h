@@ -1,0 +1,40 @@
+#pragma once
+// Storage kept in memory: the same semantics as SqliteStorage, for tests and for runs that
+// need no record once the process ends. Thread-safe; nothing survives the object.
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "search/storage.h"
+
+namespace gpu_tune::search {
+
+class MemoryStorage final : public Storage {
+ public:
+  StudyInfo create_or_load_study(const StudyInfo& study) override;
+  std::optional<StudyInfo> find_study(const std::string& name) override;
+
+  TrialRecord start_trial(int64_t study_id, const ParamMap& params, const std::string& device, int slot) override;
+  void record_step(int64_t study_id, int64_t number, const StepRecord& step) override;
+  void finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
+                    const std::map<std::string, double>& metrics, const std::string& error) override;
+  std::vector<TrialRecord> trials(int64_t study_id) override;
+  int fail_running_trials(int64_t study_id, const std::string& reason) override;
+
+ private:
+  struct Study {
+    StudyInfo info;
+    std::vector<TrialRecord> trials;  // trials[i].number == i
+  };
+
+  // Callers hold mutex_.
+  Study& study(int64_t study_id);
+  TrialRecord& running_trial(int64_t study_id, int64_t number, const char* operation);
+
+  std::mutex mutex_;
+  std::map<int64_t, Study> studies_;  // ids from 1, as SQLite assigns them
+};
+
+}  // namespace gpu_tune::search

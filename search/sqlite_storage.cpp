@@ -1,0 +1,567 @@
+#include "search/sqlite_storage.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+
+#include "search/param_json.h"
+
+namespace gpu_tune::search {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+constexpr int kBusyTimeoutMs = 60000;
+
+// Tables are created only when missing; a later schema version migrates from the number in
+// schema_version. finished_at is NULL until the trial finishes.
+constexpr const char* kCreateSchema = R"sql(
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS studies (
+  id INTEGER PRIMARY KEY,
+  name TEXT UNIQUE NOT NULL,
+  direction TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  config TEXT NOT NULL,
+  created_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trials (
+  study_id INTEGER NOT NULL REFERENCES studies(id) ON DELETE CASCADE,
+  number INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  params TEXT NOT NULL,
+  value REAL,
+  metrics TEXT NOT NULL,
+  device TEXT NOT NULL,
+  slot INTEGER NOT NULL,
+  started_at REAL NOT NULL,
+  finished_at REAL,
+  error TEXT NOT NULL,
+  PRIMARY KEY (study_id, number)
+);
+CREATE TABLE IF NOT EXISTS trial_steps (
+  study_id INTEGER NOT NULL,
+  number INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  value REAL,
+  metrics TEXT NOT NULL,
+  PRIMARY KEY (study_id, number, step),
+  FOREIGN KEY (study_id, number) REFERENCES trials(study_id, number) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS trials_by_state ON trials (study_id, state);
+)sql";
+
+// SQLite turns a bound NaN into NULL, which would read back as "no value"; NaN is stored as
+// this text instead (a REAL column keeps text it cannot parse as a number).
+constexpr std::string_view kNanText = "NaN";
+
+double unix_time_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::optional<Direction> parse_direction(std::string_view name) {
+  for (Direction direction : {Direction::kMinimize, Direction::kMaximize}) {
+    if (direction_name(direction) == name) return direction;
+  }
+  return std::nullopt;
+}
+
+struct DatabaseCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StatementFinalizer {
+  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
+};
+using DatabasePtr = std::unique_ptr<sqlite3, DatabaseCloser>;
+using StatementPtr = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+}  // namespace
+
+namespace sqlite_detail {
+
+class Connection {
+ public:
+  explicit Connection(std::filesystem::path path) : path_(std::move(path)) {}
+
+  const std::filesystem::path& path() const { return path_; }
+  sqlite3* db() const { return db_.get(); }
+  void set_db(DatabasePtr db) { db_ = std::move(db); }
+
+  [[noreturn]] void fail(std::string_view operation, std::string_view problem) const {
+    throw StorageError("SQLite storage '" + path_.string() + "': " + std::string(operation) + ": " +
+                       std::string(problem));
+  }
+  [[noreturn]] void fail_sqlite(std::string_view operation) const {
+    fail(operation, db_ ? sqlite3_errmsg(db_.get()) : "out of memory");
+  }
+
+  void exec(const char* sql, std::string_view operation) {
+    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail_sqlite(operation);
+  }
+
+  // Statements are prepared once per connection and reused.
+  sqlite3_stmt* statement(const char* sql, std::string_view operation) {
+    auto& cached = statements_[sql];
+    if (!cached) {
+      sqlite3_stmt* raw = nullptr;
+      if (sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr) != SQLITE_OK) fail_sqlite(operation);
+      cached.reset(raw);
+    }
+    return cached.get();
+  }
+
+ private:
+  std::filesystem::path path_;
+  DatabasePtr db_;
+  std::unordered_map<std::string, StatementPtr> statements_;  // destroyed before db_
+};
+
+}  // namespace sqlite_detail
+
+namespace {
+
+using sqlite_detail::Connection;
+
+// One execution of a cached statement: parameters bind in order, and the statement is reset
+// when the query goes out of scope, so no read stays open past it.
+class Query {
+ public:
+  Query(Connection& connection, const char* sql, std::string_view operation)
+      : connection_(connection), operation_(operation), statement_(connection.statement(sql, operation)) {}
+  ~Query() { sqlite3_reset(statement_); }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+
+  Query& bind_int(int64_t value) { return check_bind(sqlite3_bind_int64(statement_, next_parameter(), value)); }
+  Query& bind_real(double value) {
+    if (std::isnan(value)) return bind_text(kNanText);
+    return check_bind(sqlite3_bind_double(statement_, next_parameter(), value));
+  }
+  Query& bind_optional_real(std::optional<double> value) {
+    if (!value) return check_bind(sqlite3_bind_null(statement_, next_parameter()));
+    return bind_real(*value);
+  }
+  Query& bind_text(std::string_view value) {
+    // A null pointer would bind NULL rather than an empty text.
+    const char* bytes = value.data() ? value.data() : "";
+    return check_bind(
+        sqlite3_bind_text(statement_, next_parameter(), bytes, static_cast<int>(value.size()), SQLITE_TRANSIENT));
+  }
+
+  // True while there is a row to read.
+  bool next_row() {
+    const int result = sqlite3_step(statement_);
+    if (result == SQLITE_ROW) return true;
+    if (result == SQLITE_DONE) return false;
+    connection_.fail_sqlite(operation_);
+  }
+  void run() {
+    while (next_row()) {
+    }
+  }
+
+  bool is_null(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
+  int64_t integer(int column) const { return sqlite3_column_int64(statement_, column); }
+  double real(int column) const {
+    if (sqlite3_column_type(statement_, column) == SQLITE_TEXT && text(column) == kNanText) {
+      return std::numeric_limits<double>::quiet_NaN();
+    }
+    return sqlite3_column_double(statement_, column);
+  }
+  std::optional<double> optional_real(int column) const {
+    if (is_null(column)) return std::nullopt;
+    return real(column);
+  }
+  std::string text(int column) const {
+    const auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(statement_, column));
+    return bytes ? std::string(bytes, static_cast<size_t>(sqlite3_column_bytes(statement_, column))) : std::string();
+  }
+
+ private:
+  int next_parameter() { return ++bound_; }
+  Query& check_bind(int result) {
+    if (result != SQLITE_OK) connection_.fail_sqlite(operation_);
+    return *this;
+  }
+
+  Connection& connection_;
+  std::string_view operation_;
+  sqlite3_stmt* statement_;
+  int bound_ = 0;
+};
+
+// Writers take the write lock up front (IMMEDIATE): a read that later upgrades to a write can
+// fail at once with "database is locked" when another writer got there first, whatever the
+// busy timeout. Readers use a DEFERRED transaction to see one consistent snapshot.
+class Transaction {
+ public:
+  enum class Kind { kRead, kWrite };
+  Transaction(Connection& connection, Kind kind, std::string_view operation)
+      : connection_(connection), operation_(operation) {
+    connection_.exec(kind == Kind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", operation_);
+  }
+  ~Transaction() {
+    // Some errors already rolled the transaction back; only an open one needs it.
+    if (!committed_ && !sqlite3_get_autocommit(connection_.db())) {
+      sqlite3_exec(connection_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit() {
+    connection_.exec("COMMIT", operation_);
+    committed_ = true;
+  }
+
+ private:
+  Connection& connection_;
+  std::string_view operation_;
+  bool committed_ = false;
+};
+
+std::string json_params(Connection& connection, const ParamMap& params, std::string_view operation) {
+  try {
+    return params_to_json_text(params);
+  } catch (const std::invalid_argument& e) {
+    connection.fail(operation, e.what());
+  }
+}
+
+std::string json_metrics(Connection& connection, const std::map<std::string, double>& metrics,
+                         std::string_view operation) {
+  try {
+    return metrics_to_json_text(metrics);
+  } catch (const std::invalid_argument& e) {
+    connection.fail(operation, e.what());
+  }
+}
+
+std::string describe_trial(int64_t study_id, const std::string& study_name, int64_t number) {
+  return "study " + std::to_string(study_id) + " ('" + study_name + "') trial " + std::to_string(number);
+}
+
+// Reads a study row selected as: id, name, direction, metric, config.
+StudyInfo read_study(Connection& connection, const Query& row, std::string_view operation) {
+  StudyInfo study;
+  study.id = row.integer(0);
+  study.name = row.text(1);
+  const std::string direction = row.text(2);
+  const auto parsed = parse_direction(direction);
+  if (!parsed) connection.fail(operation, "study '" + study.name + "' has unknown direction '" + direction + "'");
+  study.direction = *parsed;
+  study.metric = row.text(3);
+  study.config = row.text(4);
+  return study;
+}
+
+std::optional<StudyInfo> select_study_by_name(Connection& connection, const std::string& name,
+                                              std::string_view operation) {
+  Query query(connection, "SELECT id, name, direction, metric, config FROM studies WHERE name = ?", operation);
+  query.bind_text(name);
+  if (!query.next_row()) return std::nullopt;
+  return read_study(connection, query, operation);
+}
+
+std::string study_name(Connection& connection, int64_t study_id, std::string_view operation) {
+  Query query(connection, "SELECT name FROM studies WHERE id = ?", operation);
+  query.bind_int(study_id);
+  if (!query.next_row()) connection.fail(operation, "no study with id " + std::to_string(study_id));
+  return query.text(0);
+}
+
+// Call inside a write transaction, so the state cannot change before the write that follows.
+void require_running(Connection& connection, int64_t study_id, int64_t number, std::string_view operation) {
+  const std::string name = study_name(connection, study_id, operation);
+  Query query(connection, "SELECT state FROM trials WHERE study_id = ? AND number = ?", operation);
+  query.bind_int(study_id).bind_int(number);
+  if (!query.next_row()) connection.fail(operation, "study " + std::to_string(study_id) + " ('" + name +
+                                                        "') has no trial " + std::to_string(number));
+  const std::string state = query.text(0);
+  if (state != trial_state_name(TrialState::kRunning)) {
+    connection.fail(operation, describe_trial(study_id, name, number) + " is " + state + ", not running");
+  }
+}
+
+// Returns the journal mode in force afterwards. Switching a file to WAL needs it to itself, and
+// SQLite answers "database is locked" at once, without waiting out the busy timeout, while
+// another connection has it open (as when several writers open a new file together). So this
+// waits here instead, up to the same timeout.
+std::string switch_to_wal(Connection& connection) {
+  constexpr std::string_view operation = "enable WAL";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kBusyTimeoutMs);
+  for (auto pause = std::chrono::milliseconds(1);; pause = std::min(pause * 2, std::chrono::milliseconds(50))) {
+    sqlite3_stmt* raw = nullptr;
+    int result = sqlite3_prepare_v2(connection.db(), "PRAGMA journal_mode = WAL", -1, &raw, nullptr);
+    const StatementPtr statement(raw);
+    if (result == SQLITE_OK) result = sqlite3_step(statement.get());
+    if (result == SQLITE_ROW) {
+      const auto* mode = reinterpret_cast<const char*>(sqlite3_column_text(statement.get(), 0));
+      return mode ? mode : "";
+    }
+    const int primary = result & 0xff;
+    if ((primary != SQLITE_BUSY && primary != SQLITE_LOCKED) || std::chrono::steady_clock::now() > deadline) {
+      connection.fail_sqlite(operation);
+    }
+    std::this_thread::sleep_for(pause);
+  }
+}
+
+void open_database(Connection& connection) {
+  const std::filesystem::path& path = connection.path();
+  const std::filesystem::path directory = path.parent_path();
+  std::error_code ignored;
+  if (!directory.empty() && !std::filesystem::is_directory(directory, ignored)) {
+    connection.fail("open", "directory '" + directory.string() + "' does not exist");
+  }
+  sqlite3* raw = nullptr;
+  const int opened = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  connection.set_db(DatabasePtr(raw));  // owned even on failure, which still allocates a handle
+  if (opened != SQLITE_OK) connection.fail_sqlite("open");
+  sqlite3_extended_result_codes(raw, 1);
+  if (sqlite3_busy_timeout(raw, kBusyTimeoutMs) != SQLITE_OK) connection.fail_sqlite("set busy timeout");
+
+  // WAL lets readers work while one process writes; the setting persists in the file.
+  const std::string mode = switch_to_wal(connection);
+  if (mode != "wal") connection.fail("enable WAL", "the journal mode stayed '" + mode + "'");
+  // FULL syncs the log at every commit: a finished trial survives even a power loss.
+  connection.exec("PRAGMA synchronous = FULL", "set synchronous");
+  connection.exec("PRAGMA foreign_keys = ON", "enable foreign keys");
+}
+
+void create_schema(Connection& connection) {
+  Transaction transaction(connection, Transaction::Kind::kWrite, "create schema");
+  connection.exec(kCreateSchema, "create schema");
+  std::optional<int64_t> version;
+  {
+    Query query(connection, "SELECT MAX(version) FROM schema_version", "read schema version");
+    if (query.next_row() && !query.is_null(0)) version = query.integer(0);
+  }
+  if (!version) {
+    Query(connection, "INSERT INTO schema_version (version) VALUES (?)", "write schema version")
+        .bind_int(kSchemaVersion)
+        .run();
+  } else if (*version > kSchemaVersion) {
+    connection.fail("open", "the file has schema version " + std::to_string(*version) +
+                                ", newer than this program's " + std::to_string(kSchemaVersion));
+  }
+  transaction.commit();
+}
+
+}  // namespace
+
+SqliteStorage::SqliteStorage(const std::filesystem::path& database_file)
+    : connection_(std::make_unique<sqlite_detail::Connection>(database_file)) {
+  open_database(*connection_);
+  create_schema(*connection_);
+}
+
+SqliteStorage::~SqliteStorage() = default;
+
+const std::filesystem::path& SqliteStorage::database_file() const { return connection_->path(); }
+
+StudyInfo SqliteStorage::create_or_load_study(const StudyInfo& requested) {
+  constexpr std::string_view operation = "create_or_load_study";
+  Connection& connection = *connection_;
+  if (requested.name.empty()) connection.fail(operation, "a study needs a name");
+  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+  if (auto existing = select_study_by_name(connection, requested.name, operation)) {
+    if (existing->direction != requested.direction || existing->metric != requested.metric) {
+      connection.fail(operation, "study '" + requested.name + "' exists to " +
+                                     std::string(direction_name(existing->direction)) + " " + existing->metric +
+                                     ", but was asked to " + std::string(direction_name(requested.direction)) +
+                                     " " + requested.metric);
+    }
+    transaction.commit();
+    return *existing;
+  }
+  Query(connection,
+        "INSERT INTO studies (name, direction, metric, config, created_at) VALUES (?, ?, ?, ?, ?)", operation)
+      .bind_text(requested.name)
+      .bind_text(direction_name(requested.direction))
+      .bind_text(requested.metric)
+      .bind_text(requested.config)
+      .bind_real(unix_time_now())
+      .run();
+  StudyInfo created = requested;
+  created.id = sqlite3_last_insert_rowid(connection.db());
+  transaction.commit();
+  return created;
+}
+
+std::optional<StudyInfo> SqliteStorage::find_study(const std::string& name) {
+  return select_study_by_name(*connection_, name, "find_study");
+}
+
+TrialRecord SqliteStorage::start_trial(int64_t study_id, const ParamMap& params, const std::string& device,
+                                       int slot) {
+  constexpr std::string_view operation = "start_trial";
+  Connection& connection = *connection_;
+  TrialRecord trial;
+  trial.state = TrialState::kRunning;
+  trial.params = params;
+  trial.device = device;
+  trial.slot = slot;
+  const std::string params_json = json_params(connection, params, operation);
+
+  // The number is read and taken under one write lock, so concurrent writers never share one.
+  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+  study_name(connection, study_id, operation);
+  {
+    Query query(connection, "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?", operation);
+    query.bind_int(study_id);
+    if (!query.next_row()) connection.fail_sqlite(operation);
+    trial.number = query.integer(0);
+  }
+  trial.started_at = unix_time_now();
+  Query(connection,
+        "INSERT INTO trials (study_id, number, state, params, value, metrics, device, slot, started_at, "
+        "finished_at, error) VALUES (?, ?, ?, ?, NULL, '{}', ?, ?, ?, NULL, '')",
+        operation)
+      .bind_int(study_id)
+      .bind_int(trial.number)
+      .bind_text(trial_state_name(TrialState::kRunning))
+      .bind_text(params_json)
+      .bind_text(device)
+      .bind_int(slot)
+      .bind_real(trial.started_at)
+      .run();
+  transaction.commit();
+  return trial;
+}
+
+void SqliteStorage::record_step(int64_t study_id, int64_t number, const StepRecord& step) {
+  constexpr std::string_view operation = "record_step";
+  Connection& connection = *connection_;
+  const std::string metrics_json = json_metrics(connection, step.metrics, operation);
+  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+  require_running(connection, study_id, number, operation);
+  // A step reported again replaces the earlier report.
+  Query(connection,
+        "INSERT INTO trial_steps (study_id, number, step, value, metrics) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (study_id, number, step) DO UPDATE SET value = excluded.value, metrics = excluded.metrics",
+        operation)
+      .bind_int(study_id)
+      .bind_int(number)
+      .bind_int(step.step)
+      .bind_real(step.value)
+      .bind_text(metrics_json)
+      .run();
+  transaction.commit();
+}
+
+void SqliteStorage::finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
+                                 const std::map<std::string, double>& metrics, const std::string& error) {
+  constexpr std::string_view operation = "finish_trial";
+  Connection& connection = *connection_;
+  if (!is_finished(state)) {
+    connection.fail(operation, "study " + std::to_string(study_id) + " trial " + std::to_string(number) +
+                                   " cannot finish as '" + std::string(trial_state_name(state)) +
+                                   "'; it must be complete, pruned or failed");
+  }
+  const std::string metrics_json = json_metrics(connection, metrics, operation);
+  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+  require_running(connection, study_id, number, operation);
+  Query(connection,
+        "UPDATE trials SET state = ?, value = ?, metrics = ?, error = ?, finished_at = ? "
+        "WHERE study_id = ? AND number = ?",
+        operation)
+      .bind_text(trial_state_name(state))
+      .bind_optional_real(value)
+      .bind_text(metrics_json)
+      .bind_text(error)
+      .bind_real(unix_time_now())
+      .bind_int(study_id)
+      .bind_int(number)
+      .run();
+  transaction.commit();
+}
+
+std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
+  constexpr std::string_view operation = "trials";
+  Connection& connection = *connection_;
+  std::vector<TrialRecord> trials;
+  // One read transaction, so the steps belong to the same snapshot as the trials.
+  Transaction transaction(connection, Transaction::Kind::kRead, operation);
+  const std::string name = study_name(connection, study_id, operation);
+  auto unreadable = [&](int64_t number, const std::string& what) {
+    connection.fail(operation, describe_trial(study_id, name, number) + ": " + what);
+  };
+  {
+    Query query(connection,
+                "SELECT number, state, params, value, metrics, device, slot, started_at, finished_at, error "
+                "FROM trials WHERE study_id = ? ORDER BY number",
+                operation);
+    query.bind_int(study_id);
+    while (query.next_row()) {
+      TrialRecord& trial = trials.emplace_back();
+      trial.number = query.integer(0);
+      const std::string state = query.text(1);
+      const auto parsed = parse_trial_state(state);
+      if (!parsed) unreadable(trial.number, "unknown state '" + state + "'");
+      trial.state = *parsed;
+      try {
+        trial.params = params_from_json_text(query.text(2));
+        trial.metrics = metrics_from_json_text(query.text(4));
+      } catch (const std::invalid_argument& e) {
+        unreadable(trial.number, e.what());
+      }
+      trial.value = query.optional_real(3);
+      trial.device = query.text(5);
+      trial.slot = static_cast<int>(query.integer(6));
+      trial.started_at = query.real(7);
+      trial.finished_at = query.optional_real(8).value_or(0.0);
+      trial.error = query.text(9);
+    }
+  }
+  {
+    Query query(connection,
+                "SELECT number, step, value, metrics FROM trial_steps WHERE study_id = ? ORDER BY number, step",
+                operation);
+    query.bind_int(study_id);
+    // Both lists are ordered by number, so one pass pairs each step with its trial.
+    auto trial = trials.begin();
+    while (query.next_row()) {
+      const int64_t number = query.integer(0);
+      while (trial != trials.end() && trial->number < number) ++trial;
+      if (trial == trials.end() || trial->number != number) unreadable(number, "has steps but no trial row");
+      StepRecord& step = trial->steps.emplace_back();
+      step.step = query.integer(1);
+      step.value = query.optional_real(2).value_or(std::numeric_limits<double>::quiet_NaN());
+      try {
+        step.metrics = metrics_from_json_text(query.text(3));
+      } catch (const std::invalid_argument& e) {
+        unreadable(number, "step " + std::to_string(step.step) + ": " + e.what());
+      }
+    }
+  }
+  transaction.commit();
+  return trials;
+}
+
+int SqliteStorage::fail_running_trials(int64_t study_id, const std::string& reason) {
+  constexpr std::string_view operation = "fail_running_trials";
+  Connection& connection = *connection_;
+  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+  study_name(connection, study_id, operation);
+  Query(connection,
+        "UPDATE trials SET state = ?, error = ?, finished_at = ? WHERE study_id = ? AND state = ?", operation)
+      .bind_text(trial_state_name(TrialState::kFailed))
+      .bind_text(reason)
+      .bind_real(unix_time_now())
+      .bind_int(study_id)
+      .bind_text(trial_state_name(TrialState::kRunning))
+      .run();
+  const int failed = sqlite3_changes(connection.db());
+  transaction.commit();
+  return failed;
+}
+
+}  // namespace gpu_tune::search

@@ -1,0 +1,41 @@
+#pragma once
+// Storage in one SQLite file. Each object holds its own connection and is used from one
+// thread at a time; any number of objects, in threads or processes, may share the file.
+// Every state change is its own committed transaction (WAL, synchronous=FULL), so a process
+// killed at any instant leaves a consistent file that loses at most its running trials.
+#include <filesystem>
+#include <memory>
+
+#include "search/storage.h"
+
+namespace gpu_tune::search {
+
+namespace sqlite_detail {
+class Connection;  // defined in the .cpp, which keeps sqlite3.h out of this header
+}
+
+class SqliteStorage final : public Storage {
+ public:
+  // Creates the file and its tables if missing. The file's directory must exist.
+  explicit SqliteStorage(const std::filesystem::path& database_file);
+  ~SqliteStorage() override;
+  SqliteStorage(const SqliteStorage&) = delete;
+  SqliteStorage& operator=(const SqliteStorage&) = delete;
+
+  const std::filesystem::path& database_file() const;
+
+  StudyInfo create_or_load_study(const StudyInfo& study) override;
+  std::optional<StudyInfo> find_study(const std::string& name) override;
+
+  TrialRecord start_trial(int64_t study_id, const ParamMap& params, const std::string& device, int slot) override;
+  void record_step(int64_t study_id, int64_t number, const StepRecord& step) override;
+  void finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
+                    const std::map<std::string, double>& metrics, const std::string& error) override;
+  std::vector<TrialRecord> trials(int64_t study_id) override;
+  int fail_running_trials(int64_t study_id, const std::string& reason) override;
+
+ private:
+  std::unique_ptr<sqlite_detail::Connection> connection_;
+};
+
+}  // namespace gpu_tune::search

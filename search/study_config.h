@@ -1,0 +1,61 @@
+#pragma once
+// The study file: one YAML document naming the study, its objective, budget, sampler,
+// training defaults and search space. Parsing checks every key of every map, so a typo is
+// an error with its file and line instead of a setting silently ignored.
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "search/space.h"
+#include "search/trial.h"
+
+namespace gpu_tune::search {
+
+// "FILE:LINE: key 'space.lr.low': problem" (or "FILE:LINE: YAML syntax error: ...").
+class StudyConfigError : public std::runtime_error {
+  using runtime_error::runtime_error;
+};
+
+struct SamplerConfig {
+  std::string name = "tpe";  // tpe | random | grid
+  uint64_t seed = 0;
+  int startup_trials = 10;   // TPE: random trials before the model takes over
+  bool multivariate = false; // TPE: one joint density instead of one per parameter
+  int ei_candidates = 24;    // TPE: candidates drawn per suggestion
+  int grid_points = 5;       // grid: values per plain continuous parameter
+};
+
+struct BudgetConfig {
+  int64_t trials = 64;
+  int parallel = 8;
+  std::optional<double> time_limit_seconds;
+};
+
+struct StudyConfig {
+  std::string name;                        // required
+  std::string dataset = "fashion-mnist";
+  std::optional<std::string> data_dir;     // key "data"
+  std::string metric = "validation_loss";  // validation_loss | validation_accuracy
+  Direction direction = Direction::kMinimize;  // default: minimize for *_loss, maximize for *_accuracy
+  BudgetConfig budget;
+  SamplerConfig sampler;
+  std::vector<std::pair<std::string, std::string>> training;  // training defaults as key -> scalar text, in file order
+  SearchSpace space;
+  std::string source_text;  // the whole file
+  std::string source_name;  // file path or name used in errors
+};
+
+// Parses a whole study file; throws StudyConfigError (never returns anything half-parsed).
+StudyConfig parse_study_config(const std::string& text, const std::string& source_name);
+
+// Reads and parses `path`; a missing or unreadable file is a StudyConfigError naming it.
+StudyConfig load_study_config(const std::filesystem::path& path);
+
+// A short text listing the keys and distributions, for --help.
+std::string study_config_help();
+
+}  // namespace gpu_tune::search

@@ -1,0 +1,195 @@
+// `gpu_tune tune` end to end: on the engine with generated data, on an external command,
+// and a real kill in the middle of a study followed by a resume.
+#include "apps/tune_command.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "apps/engine_objective.h"
+#include "search/sqlite_storage.h"
+#include "search/study_runner.h"
+#include "tests/apps/idx_fixture.h"
+
+namespace gpu_tune::app {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TuneCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("gpu_tune_tune_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return dir_ / name;
+  }
+  std::vector<search::TrialRecord> trials_of(const std::string& study) {
+    search::SqliteStorage storage(dir_ / "study.db");
+    return storage.trials(storage.find_study(study)->id);
+  }
+  fs::path dir_;
+};
+
+TEST_F(TuneCommand, EngineStudyRecordsValuesAndTestAccuracy) {
+  testing::write_idx_dataset(dir_ / "data", 300, 100);
+  const fs::path study = write("study.yaml", R"(
+study: tiny
+budget: {trials: 5, parallel: 3}
+sampler: {name: tpe, seed: 1, startup_trials: 3}
+training: {epochs: 2, patience: 1}
+space:
+  lr: {distribution: loguniform, low: 1.0e-3, high: 1.0e-1}
+  batch: {distribution: choice, options: [16, 32]}
+  model:
+    distribution: choice
+    options:
+      - value: custom
+        parameters:
+          width1: {distribution: quniform, low: 8, high: 32, q: 8}
+)");
+  TuneOptions options;
+  options.study_file = study.string();
+  options.storage = (dir_ / "study.db").string();
+  options.engine.dataset.data_dir = dir_ / "data";
+  options.engine.dataset.validation_size = 100;
+  options.dataset_given = true;
+  options.engine.backend = "cpu";
+  options.full = true;
+  options.live_progress = false;
+  std::ostringstream out, log;
+  ASSERT_EQ(run_tune(options, out, log), 0) << log.str();
+  EXPECT_NE(out.str().find("5/5 done"), std::string::npos) << out.str();
+  const auto trials = trials_of("tiny");
+  ASSERT_EQ(trials.size(), 5u);
+  for (const auto& t : trials) {
+    EXPECT_EQ(t.state, search::TrialState::kComplete) << t.error;
+    EXPECT_EQ(std::get<std::string>(t.params.at("model")), "custom");
+    const int64_t batch = std::get<int64_t>(t.params.at("batch"));
+    EXPECT_TRUE(batch == 16 || batch == 32);  // a value, never an index
+    EXPECT_GT(t.metrics.at("test_accuracy"), 0.2);
+    EXPECT_DOUBLE_EQ(*t.value, t.metrics.at("best_validation_loss"));
+    EXPECT_FALSE(t.steps.empty());
+    EXPECT_EQ(t.device, "cpu");
+  }
+}
+
+TEST_F(TuneCommand, ParametersBecomeTrainingSettings) {
+  EngineObjectiveOptions options;
+  options.training_defaults = {{"epochs", "7"}, {"optimizer", "adamw"}};
+  const TrainingConfig c = trial_training_config(
+      {{"lr", 0.01}, {"batch", int64_t{128}}, {"width1", 96.0}, {"width2", 32.0}, {"dropout", 0.25}}, options, 3);
+  EXPECT_FLOAT_EQ(c.optimizer.learning_rate, 0.01f);
+  EXPECT_EQ(c.batch_size, 128);
+  EXPECT_EQ(c.model.hidden, (std::vector<int>{96, 32}));
+  EXPECT_FLOAT_EQ(c.dropout, 0.25f);
+  EXPECT_EQ(c.max_epochs, 7);
+  EXPECT_EQ(c.optimizer.kind, kernels::OptimizerKind::kAdamW);
+  EXPECT_EQ(c.seed, 3u);
+  EXPECT_THROW(trial_training_config({{"learning_rate", 0.1}}, options, 0), std::invalid_argument);
+  EXPECT_THROW(trial_training_config({{"width1", 12.5}}, options, 0), std::invalid_argument);
+}
+
+TEST_F(TuneCommand, BadStudyFileIsAnErrorAndNothingRuns) {
+  const fs::path study = write("bad.yaml", "study: bad\nspace:\n  lr: {distribution: loguniform, low: 0, high: 1}\n");
+  TuneOptions options;
+  options.study_file = study.string();
+  options.storage = (dir_ / "study.db").string();
+  options.objective_command = "echo 1";
+  std::ostringstream out, log;
+  EXPECT_EQ(run_tune(options, out, log), 2);
+  EXPECT_NE(log.str().find("bad.yaml"), std::string::npos) << log.str();
+  EXPECT_FALSE(fs::exists(dir_ / "study.db"));
+}
+
+// Runs the real gpu_tune binary; returns its pid.
+pid_t spawn_tune(const std::vector<std::string>& args, const fs::path& log_file) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    std::string binary = GPU_TUNE_BINARY;
+    argv.push_back(binary.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    FILE* log = std::fopen(log_file.c_str(), "w");
+    if (log) {
+      dup2(fileno(log), STDOUT_FILENO);
+      dup2(fileno(log), STDERR_FILENO);
+    }
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+TEST_F(TuneCommand, KilledInTheMiddleThenResumedLosesNoCompletedTrial) {
+  const fs::path study = write("study.yaml", R"(
+study: durable
+budget: {trials: 12, parallel: 2}
+sampler: {name: random, seed: 5}
+space:
+  x: {distribution: uniform, low: -2, high: 2}
+  n: {distribution: uniformint, low: 1, high: 4}
+)");
+  const fs::path script = write("objective.sh", "sleep 0.2\necho \"gpu_tune:step=1 value=$GPU_TUNE_N\"\necho \"$GPU_TUNE_X\"\n");
+  const std::vector<std::string> args = {"tune",           study.string(),   "--storage", (dir_ / "study.db").string(),
+                                         "--objective-command", "sh " + script.string(), "--no-progress"};
+  const pid_t first = spawn_tune(args, dir_ / "first.log");
+  // Wait until some trials are complete, then kill at that arbitrary moment.
+  std::vector<search::TrialRecord> before;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!fs::exists(dir_ / "study.db")) continue;
+    try {
+      before = trials_of("durable");
+    } catch (const std::exception&) {
+      continue;  // the study row may not exist yet
+    }
+    int complete = 0;
+    for (const auto& t : before) complete += t.state == search::TrialState::kComplete;
+    if (complete >= 3) break;
+  }
+  ASSERT_EQ(kill(first, SIGKILL), 0);
+  int status = 0;
+  waitpid(first, &status, 0);
+  ASSERT_TRUE(WIFSIGNALED(status));
+  before = trials_of("durable");
+  ASSERT_LT(before.size(), 12u) << "the study finished before the kill; the test proves nothing";
+
+  const pid_t second = spawn_tune(args, dir_ / "second.log");
+  waitpid(second, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  const auto after = trials_of("durable");
+  const search::StudyProgress progress = search::summarize(after, search::Direction::kMinimize);
+  EXPECT_EQ(progress.done(), 12);
+  EXPECT_EQ(progress.running, 0);
+  for (const auto& b : before) {
+    if (b.state != search::TrialState::kComplete) continue;
+    const auto& a = after.at(static_cast<size_t>(b.number));
+    EXPECT_EQ(a.state, search::TrialState::kComplete);
+    EXPECT_EQ(a.params, b.params);
+    EXPECT_EQ(a.value, b.value);
+    EXPECT_EQ(a.steps.size(), 1u);
+  }
+  for (const auto& b : before) {
+    if (b.state == search::TrialState::kRunning) {
+      EXPECT_EQ(after.at(static_cast<size_t>(b.number)).error, search::kInterruptedError);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gpu_tune::app
