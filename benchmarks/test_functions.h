@@ -18,14 +18,7 @@ struct TestFunction {
   double optimum;  // the global minimum, for regret
 };
 
-inline search::Distribution bounded(search::DistributionKind kind, double low, double high, double q = 0) {
-  search::Distribution d;
-  d.kind = kind;
-  d.low = low;
-  d.high = high;
-  d.q = q;
-  return d;
-}
+using search::bounded;
 
 inline search::Distribution choice_of(const std::vector<std::string>& names) {
   search::Distribution d;

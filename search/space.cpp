@@ -24,6 +24,31 @@ std::string_view distribution_kind_name(DistributionKind kind) {
   return "?";
 }
 
+Distribution bounded(DistributionKind kind, double low, double high, double q) {
+  Distribution d;
+  d.kind = kind;
+  d.low = low;
+  d.high = high;
+  d.q = q;
+  return d;
+}
+
+Distribution unbounded(DistributionKind kind, double mu, double sigma, double q) {
+  Distribution d;
+  d.kind = kind;
+  d.mu = mu;
+  d.sigma = sigma;
+  d.q = q;
+  return d;
+}
+
+Distribution choice(std::vector<ChoiceOption> options) {
+  Distribution d;
+  d.kind = DistributionKind::kChoice;
+  d.options = std::move(options);
+  return d;
+}
+
 bool Distribution::is_log() const {
   return kind == DistributionKind::kLogUniform || kind == DistributionKind::kQLogUniform ||
          kind == DistributionKind::kLogNormal || kind == DistributionKind::kQLogNormal;

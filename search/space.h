@@ -96,6 +96,11 @@ class SearchSpace {
 
 namespace gpu_tune::search {
 
+// Builders for code that writes spaces by hand (tests, benchmarks, embedding programs).
+Distribution bounded(DistributionKind kind, double low, double high, double q = 0);    // uniform, log, int kinds
+Distribution unbounded(DistributionKind kind, double mu, double sigma, double q = 0);  // the normal family
+Distribution choice(std::vector<ChoiceOption> options);
+
 // Maps a raw real draw onto a distribution's support: rounds q kinds to their step (in the
 // value's own space, after exp for log kinds), clamps bounded kinds, and makes integer
 // kinds int64. For kChoice, raw is the option index.

@@ -15,30 +15,8 @@
 namespace gpu_tune::search {
 namespace {
 
-Distribution bounded(DistributionKind kind, double low, double high, double q = 0) {
-  Distribution d;
-  d.kind = kind;
-  d.low = low;
-  d.high = high;
-  d.q = q;
-  return d;
-}
 
-Distribution unbounded(DistributionKind kind, double mu, double sigma, double q = 0) {
-  Distribution d;
-  d.kind = kind;
-  d.mu = mu;
-  d.sigma = sigma;
-  d.q = q;
-  return d;
-}
 
-Distribution choice(std::vector<ChoiceOption> options) {
-  Distribution d;
-  d.kind = DistributionKind::kChoice;
-  d.options = std::move(options);
-  return d;
-}
 
 SearchSpace every_kind_space() {
   return SearchSpace({

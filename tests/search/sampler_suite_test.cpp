@@ -13,14 +13,6 @@
 namespace gpu_tune::search {
 namespace {
 
-Distribution bounded(DistributionKind kind, double low, double high, double q = 0) {
-  Distribution d;
-  d.kind = kind;
-  d.low = low;
-  d.high = high;
-  d.q = q;
-  return d;
-}
 
 // Discrete enough for the grid sampler, varied enough to exercise every rule.
 SearchSpace mixed_space() {

@@ -8,24 +8,16 @@
 namespace gpu_tune::search {
 namespace {
 
-Distribution make(DistributionKind kind, double low, double high, double q = 0) {
-  Distribution d;
-  d.kind = kind;
-  d.low = low;
-  d.high = high;
-  d.q = q;
-  return d;
-}
 
 SearchSpace conditional_space() {
   Distribution model;
   model.kind = DistributionKind::kChoice;
   model.options = {{std::string("mlp_small"), {}},
                    {std::string("custom"),
-                    {{"width1", make(DistributionKind::kQUniform, 64, 512, 32)},
-                     {"dropout", make(DistributionKind::kUniform, 0, 0.5)}}}};
-  return SearchSpace({{"lr", make(DistributionKind::kLogUniform, 1e-4, 1e-1)},
-                      {"layers", make(DistributionKind::kUniformInt, 1, 3)},
+                    {{"width1", bounded(DistributionKind::kQUniform, 64, 512, 32)},
+                     {"dropout", bounded(DistributionKind::kUniform, 0, 0.5)}}}};
+  return SearchSpace({{"lr", bounded(DistributionKind::kLogUniform, 1e-4, 1e-1)},
+                      {"layers", bounded(DistributionKind::kUniformInt, 1, 3)},
                       {"model", model}});
 }
 
@@ -94,9 +86,9 @@ TEST(SearchSpace, InvalidDistributionsNameTheParameter) {
       EXPECT_NE(std::string(e.what()).find(phrase), std::string::npos) << e.what();
     }
   };
-  expect_error(make(DistributionKind::kUniform, 1, 1), "must be below high");
-  expect_error(make(DistributionKind::kLogUniform, 0, 1), "must be positive");
-  expect_error(make(DistributionKind::kQUniform, 0, 1, 0), "q must be positive");
+  expect_error(bounded(DistributionKind::kUniform, 1, 1), "must be below high");
+  expect_error(bounded(DistributionKind::kLogUniform, 0, 1), "must be positive");
+  expect_error(bounded(DistributionKind::kQUniform, 0, 1, 0), "q must be positive");
   Distribution empty;
   empty.kind = DistributionKind::kChoice;
   expect_error(empty, "at least one option");
@@ -107,9 +99,9 @@ TEST(SearchSpace, InvalidDistributionsNameTheParameter) {
 }
 
 TEST(SearchSpace, RawAndValueRoundTrip) {
-  const Distribution log = make(DistributionKind::kLogUniform, 1e-4, 1e-1);
+  const Distribution log = bounded(DistributionKind::kLogUniform, 1e-4, 1e-1);
   EXPECT_NEAR(std::get<double>(value_from_raw(log, raw_from_value(log, 3e-3))), 3e-3, 1e-15);
-  const Distribution randint = make(DistributionKind::kRandInt, 0, 5);
+  const Distribution randint = bounded(DistributionKind::kRandInt, 0, 5);
   EXPECT_EQ(std::get<int64_t>(value_from_raw(randint, 7.0)), 4);  // [low, high)
   Distribution choice;
   choice.kind = DistributionKind::kChoice;

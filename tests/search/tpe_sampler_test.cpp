@@ -18,51 +18,29 @@ namespace {
 
 using Objective = std::function<double(const ParamMap&)>;
 
-Distribution make(DistributionKind kind, double low, double high, double q = 0) {
-  Distribution d;
-  d.kind = kind;
-  d.low = low;
-  d.high = high;
-  d.q = q;
-  return d;
-}
 
-Distribution make_normal(DistributionKind kind, double mu, double sigma, double q = 0) {
-  Distribution d;
-  d.kind = kind;
-  d.mu = mu;
-  d.sigma = sigma;
-  d.q = q;
-  return d;
-}
 
-Distribution make_choice(std::vector<ChoiceOption> options) {
-  Distribution d;
-  d.kind = DistributionKind::kChoice;
-  d.options = std::move(options);
-  return d;
-}
 
 // Every distribution kind, with a choice whose branches carry parameters of their own.
 SearchSpace every_kind_space() {
   return SearchSpace({
-      {"u", make(DistributionKind::kUniform, -1, 2)},
-      {"qu", make(DistributionKind::kQUniform, 0, 10, 0.5)},
-      {"lu", make(DistributionKind::kLogUniform, 1e-4, 1)},
-      {"qlu", make(DistributionKind::kQLogUniform, 1, 100, 1)},
-      {"n", make_normal(DistributionKind::kNormal, 0, 1)},
-      {"qn", make_normal(DistributionKind::kQNormal, 0, 2, 0.5)},
-      {"ln", make_normal(DistributionKind::kLogNormal, 0, 0.5)},
+      {"u", bounded(DistributionKind::kUniform, -1, 2)},
+      {"qu", bounded(DistributionKind::kQUniform, 0, 10, 0.5)},
+      {"lu", bounded(DistributionKind::kLogUniform, 1e-4, 1)},
+      {"qlu", bounded(DistributionKind::kQLogUniform, 1, 100, 1)},
+      {"n", unbounded(DistributionKind::kNormal, 0, 1)},
+      {"qn", unbounded(DistributionKind::kQNormal, 0, 2, 0.5)},
+      {"ln", unbounded(DistributionKind::kLogNormal, 0, 0.5)},
       // mu well above log(q) so the prior (startup) draws do not round to 0.
-      {"qln", make_normal(DistributionKind::kQLogNormal, 2, 0.5, 1)},
-      {"ri", make(DistributionKind::kRandInt, 0, 5)},
-      {"ui", make(DistributionKind::kUniformInt, -3, 3)},
-      {"branch", make_choice({{std::string("a"), {{"a_width", make(DistributionKind::kUniform, 0, 1)}}},
+      {"qln", unbounded(DistributionKind::kQLogNormal, 2, 0.5, 1)},
+      {"ri", bounded(DistributionKind::kRandInt, 0, 5)},
+      {"ui", bounded(DistributionKind::kUniformInt, -3, 3)},
+      {"branch", choice({{std::string("a"), {{"a_width", bounded(DistributionKind::kUniform, 0, 1)}}},
                               {std::string("b"),
-                               {{"b_layers", make(DistributionKind::kUniformInt, 1, 4)},
-                                {"b_act", make_choice({{std::string("relu"), {}}, {std::string("tanh"), {}}})}}},
+                               {{"b_layers", bounded(DistributionKind::kUniformInt, 1, 4)},
+                                {"b_act", choice({{std::string("relu"), {}}, {std::string("tanh"), {}}})}}},
                               {std::string("c"), {}}})},
-      {"flag", make_choice({{true, {}}, {false, {}}})},
+      {"flag", choice({{true, {}}, {false, {}}})},
   });
 }
 
@@ -71,7 +49,7 @@ SearchSpace uniform_cube(int dimensions) {
   for (int i = 0; i < dimensions; ++i) {
     std::string name = "x";
     name += std::to_string(i);  // not "x" + ...: GCC 12 warns falsely (-Wrestrict) on that form
-    parameters.push_back({name, make(DistributionKind::kUniform, 0, 1)});
+    parameters.push_back({name, bounded(DistributionKind::kUniform, 0, 1)});
   }
   return SearchSpace(parameters);
 }
@@ -251,7 +229,7 @@ TEST(TpeTruncatedNormal, SamplesRespectBoundsAndFollowTheDensity) {
 // --- The Parzen estimator.
 
 TEST(TpeParzenEstimator, MagicClipKeepsRepeatedObservationsFromCollapsing) {
-  const KernelSpace unit = kernel_space(make(DistributionKind::kUniform, 0, 1));
+  const KernelSpace unit = kernel_space(bounded(DistributionKind::kUniform, 0, 1));
   const RawColumns repeated = {std::vector<double>(9, 0.5)};
   const std::vector<double> weights(9, 1.0);
   ParzenOptions clipped;
@@ -274,7 +252,7 @@ TEST(TpeParzenEstimator, MagicClipKeepsRepeatedObservationsFromCollapsing) {
 }
 
 TEST(TpeParzenEstimator, NeighbourBandwidthsFollowGaps) {
-  const KernelSpace unit = kernel_space(make(DistributionKind::kUniform, 0, 10));
+  const KernelSpace unit = kernel_space(bounded(DistributionKind::kUniform, 0, 10));
   const std::vector<double> weights(4, 1.0);
   // Sorted with the prior's centre (5): 1, 2, 5, 8, 9.5 -> gaps 1, 3, 3, 1.5.
   ParzenOptions unclipped;
@@ -291,16 +269,16 @@ TEST(TpeParzenEstimator, NeighbourBandwidthsFollowGaps) {
 TEST(TpeParzenEstimator, DensitiesAndMassesSumToOne) {
   const std::vector<double> weights = {1, 0.5, 2, 1, 1};
   // Continuous: integrate the mixture over its range.
-  const KernelSpace unit = kernel_space(make(DistributionKind::kUniform, -1, 3));
+  const KernelSpace unit = kernel_space(bounded(DistributionKind::kUniform, -1, 3));
   const ParzenEstimator continuous({unit}, {{-0.9, 0.2, 0.25, 2.9, 1.0}}, weights, ParzenOptions{});
   EXPECT_NEAR(integrate([&](double x) { return std::exp(continuous.log_pdf({{x}})[0]); }, -1, 3), 1.0, 1e-6);
 
   // Integer x choice, jointly (multivariate): the masses of every (value, option) pair.
-  const Distribution integer = make(DistributionKind::kUniformInt, -2, 6);
-  const Distribution choice = make_choice({{std::string("x"), {}}, {std::string("y"), {}}, {std::string("z"), {}}});
+  const Distribution integer = bounded(DistributionKind::kUniformInt, -2, 6);
+  const Distribution letters = choice({{std::string("x"), {}}, {std::string("y"), {}}, {std::string("z"), {}}});
   ParzenOptions joint;
   joint.multivariate = true;
-  const ParzenEstimator discrete({kernel_space(integer), kernel_space(choice)}, {{-2, 0, 0, 6, 3}, {0, 2, 2, 1, 0}}, weights,
+  const ParzenEstimator discrete({kernel_space(integer), kernel_space(letters)}, {{-2, 0, 0, 6, 3}, {0, 2, 2, 1, 0}}, weights,
                                  joint);
   RawColumns grid(2);
   for (int v = -2; v <= 6; ++v)
@@ -310,11 +288,11 @@ TEST(TpeParzenEstimator, DensitiesAndMassesSumToOne) {
   EXPECT_NEAR(total, 1.0, 1e-12);
 
   // One choice alone (the lookup path) and a q kind.
-  const ParzenEstimator single({kernel_space(choice)}, {{0, 2, 2, 1, 0}}, weights, ParzenOptions{});
+  const ParzenEstimator single({kernel_space(letters)}, {{0, 2, 2, 1, 0}}, weights, ParzenOptions{});
   double choice_total = 0;
   for (double log_mass : single.log_pdf({{0, 1, 2}})) choice_total += std::exp(log_mass);
   EXPECT_NEAR(choice_total, 1.0, 1e-12);
-  const Distribution stepped = make(DistributionKind::kQUniform, 0, 5, 0.5);
+  const Distribution stepped = bounded(DistributionKind::kQUniform, 0, 5, 0.5);
   const ParzenEstimator quantized({kernel_space(stepped)}, {{0, 0.5, 0.5, 4, 5}}, weights, ParzenOptions{});
   RawColumns steps(1);
   for (int i = 0; i <= 10; ++i) steps[0].push_back(0.5 * i);
@@ -326,8 +304,8 @@ TEST(TpeParzenEstimator, DensitiesAndMassesSumToOne) {
 TEST(TpeParzenEstimator, MergingIdenticalKernelsKeepsTheDensity) {
   // A one-dimensional model merges kernels that share centre and bandwidth; a joint model
   // with a one-option choice beside it has the same density and merges nothing.
-  const Distribution integer = make(DistributionKind::kUniformInt, 0, 9);
-  const Distribution single = make_choice({{std::string("only"), {}}});
+  const Distribution integer = bounded(DistributionKind::kUniformInt, 0, 9);
+  const Distribution single = choice({{std::string("only"), {}}});
   const std::vector<double> observed = {3, 3, 3, 7, 0, 3, 9, 9, 5, 3, 3, 7, 1, 2, 3, 3, 8, 3, 3, 3, 4, 3, 3, 6, 3, 3, 3, 2};
   const std::vector<double> weights = tpe_default_weights(static_cast<int>(observed.size()));
   const ParzenEstimator merged({kernel_space(integer)}, {observed}, weights, ParzenOptions{});
@@ -342,7 +320,7 @@ TEST(TpeParzenEstimator, MergingIdenticalKernelsKeepsTheDensity) {
 }
 
 TEST(TpeParzenEstimator, RejectsMismatchedInput) {
-  const KernelSpace unit = kernel_space(make(DistributionKind::kUniform, 0, 1));
+  const KernelSpace unit = kernel_space(bounded(DistributionKind::kUniform, 0, 1));
   const std::vector<double> two = {1, 1};
   EXPECT_THROW(ParzenEstimator({unit}, {{0.1, 0.2, 0.3}}, two, ParzenOptions{}), std::invalid_argument);
   EXPECT_THROW(ParzenEstimator({unit, unit}, {{0.1, 0.2}}, two, ParzenOptions{}), std::invalid_argument);
@@ -401,7 +379,7 @@ TEST(TpeSampler, SamplesStayInsideEveryKindAndHonourTypesAndSteps) {
 TEST(TpeSampler, LogParametersAreModelledInLogSpace) {
   // The optimum 1e-4 lies in the first 0.01% of the range: only a model in log space can
   // concentrate around it (a linear one has kernels at least 1e-2 wide there).
-  const SearchSpace space({{"lr", make(DistributionKind::kLogUniform, 1e-6, 1)}});
+  const SearchSpace space({{"lr", bounded(DistributionKind::kLogUniform, 1e-6, 1)}});
   TpeSampler sampler(tpe_options(11));
   const auto history =
       run_study(sampler, space, [](const ParamMap& p) { return std::abs(std::log10(std::get<double>(p.at("lr"))) + 4); }, 60);
