@@ -37,7 +37,8 @@ while [[ $# -gt 0 ]]; do
 done
 
 device=$repo/.device
-deps=$device/root
+# Unpacked beside the build rather than in .device/, which must stay small enough to carry.
+deps=$build/device-deps
 cuda_home=${CUDA_HOME:-/usr/local/cuda}
 export PATH=$cuda_home/bin:$PATH
 logs=$build/device-check-logs
@@ -114,7 +115,7 @@ grep -E "^(BLAS_openblas_LIBRARY|GPU_TUNE_CBLAS_INCLUDE_DIR|GTest_DIR|CLI11_DIR|
 
 targets=(cuda_tests)
 [[ $cuda_only -eq 0 ]] && targets+=(kernel_tests engine_tests)
-step "build ${targets[*]}" "$logs/build.log" cmake --build "$build" --target "${targets[@]}" -j "$jobs" || exit 1
+step "build (${#targets[@]} test suites)" "$logs/build.log" cmake --build "$build" --target "${targets[@]}" -j "$jobs" || exit 1
 
 # ---- tests -------------------------------------------------------------------------------
 # Suites that were not built are listed by ctest as *_NOT_BUILT; leave them out. CPU suites

@@ -6,7 +6,7 @@
 #
 # Result, in .device/ (git-ignored):
 #   deps.tar.gz          a usr/ tree in Debian's layout (include/, lib/x86_64-linux-gnu/,
-#                        share/cmake/); scripts/device-check.sh unpacks it to .device/root
+#                        share/cmake/); scripts/device-check.sh unpacks it into its build folder
 #   data/fashion-mnist/  the four IDX files, for $GPU_TUNE_DATA
 #   MANIFEST.txt         package versions, and the compiler and C library they were built
 #                        with (the first suspects when linking fails on the GPU machine)
