@@ -17,7 +17,7 @@ python=/usr/bin/python3  # Debian's interpreter, which sees python3-torch
 models=mlp_small,mlp_medium,mlp_large
 for round in $(seq "$rounds"); do
   echo "round $round of $rounds" >&2
-  "$build/benchmarks/cpu_throughput" --model "$models" --slots 1,4,8 --steps "$steps" --repeats 1 \
+  "$build/benchmarks/bundle_throughput" --model "$models" --slots 1,4,8 --steps "$steps" --repeats 1 \
     2>/dev/null >>"$out/gpu_tune.jsonl"
   for count in 1 4 8; do
     "$python" "$here/pytorch_cpu_sequential.py" --model "$models" --count "$count" --steps "$steps" \

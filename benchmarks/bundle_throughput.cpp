@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
   try {
     const data::Dataset dataset = data::load_dataset(data_options);
     BackendSelection selection = select_backend(*parse_backend_choice(backend_name));
-    std::cerr << "cpu_throughput: " << selection.notice << "\n";
+    std::cerr << "bundle_throughput: " << selection.notice << "\n";
     for (const std::string& model : models) {
       for (int s : sizes) {
         Bundle bundle(*selection.backend, dataset, BundleOptions{.capacity = s});
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
       }
     }
   } catch (const std::exception& e) {
-    std::cerr << "cpu_throughput: error: " << e.what() << "\n";
+    std::cerr << "bundle_throughput: error: " << e.what() << "\n";
     return 2;
   }
   return 0;
