@@ -9,6 +9,7 @@
 #include <iostream>
 #include <vector>
 
+#include "benchmarks/statistics.h"
 #include "engine/backend_factory.h"
 #include "engine/bundle.h"
 #include "engine/data/dataset.h"
@@ -17,10 +18,7 @@ using namespace gpu_tune;
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
-}
+using gpu_tune::benchmarks::median;
 
 }  // namespace
 

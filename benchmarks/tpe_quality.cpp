@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/statistics.h"
 #include "benchmarks/test_functions.h"
 #include "search/random_sampler.h"
 #include "search/tpe_sampler.h"
@@ -19,13 +20,7 @@ using namespace gpu_tune;
 
 namespace {
 
-double quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const double position = q * static_cast<double>(v.size() - 1);
-  const size_t below = static_cast<size_t>(position);
-  const size_t above = std::min(below + 1, v.size() - 1);
-  return v[below] + (v[above] - v[below]) * (position - static_cast<double>(below));
-}
+using benchmarks::quantile;
 
 std::unique_ptr<search::Sampler> make_sampler(const std::string& name, uint64_t seed) {
   if (name == "random") return std::make_unique<search::RandomSampler>(seed);

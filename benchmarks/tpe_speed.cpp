@@ -9,6 +9,7 @@
 #include <iostream>
 #include <vector>
 
+#include "benchmarks/statistics.h"
 #include "benchmarks/test_functions.h"
 #include "search/random_sampler.h"
 #include "search/tpe_sampler.h"
@@ -17,13 +18,7 @@ using namespace gpu_tune;
 
 namespace {
 
-double quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const double position = q * static_cast<double>(v.size() - 1);
-  const size_t below = static_cast<size_t>(position);
-  const size_t above = std::min(below + 1, v.size() - 1);
-  return v[below] + (v[above] - v[below]) * (position - static_cast<double>(below));
-}
+using benchmarks::quantile;
 
 // Finished trials with prior-drawn parameters and random values: the TPE model sees the
 // same amount of data as in a long study, which is what its cost depends on.

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/search/temp_directory.h"
 #include "search/sqlite_storage.h"
 
 namespace gpu_tune::search {
@@ -25,22 +26,6 @@ namespace fs = std::filesystem;
 constexpr int64_t kSteps = 3;
 constexpr int64_t kFinishedBeforeKill = 20;
 
-class TempDirectory {
- public:
-  TempDirectory() {
-    std::string pattern = (fs::temp_directory_path() / "storage_kill_test_XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("cannot create a directory from " + pattern);
-    path_ = pattern;
-  }
-  ~TempDirectory() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 // Kills and reaps the child however the test ends, so none outlives it.
 class ChildProcess {
@@ -145,7 +130,7 @@ void expect_intact(const TrialRecord& trial) {
 }
 
 TEST(SqliteStorageKill, SigkillMidWriteLosesNoFinishedTrial) {
-  TempDirectory directory;
+  testing::TempDirectory directory{"storage_kill_test"};
   const fs::path file = directory.path() / "study.db";
   StudyInfo info;
   info.name = "killed";

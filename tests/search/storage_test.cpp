@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "tests/search/temp_directory.h"
 #include "search/memory_storage.h"
 #include "search/param_json.h"
 #include "search/sqlite_storage.h"
@@ -26,23 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh directory per test, removed with everything in it.
-class TempDirectory {
- public:
-  TempDirectory() {
-    std::string pattern = (fs::temp_directory_path() / "storage_test_XXXXXX").string();
-    if (!mkdtemp(pattern.data())) throw std::runtime_error("cannot create a directory from " + pattern);
-    path_ = pattern;
-  }
-  ~TempDirectory() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 StudyInfo study_named(const std::string& name, Direction direction = Direction::kMinimize,
                       const std::string& metric = "validation_loss") {
@@ -69,7 +53,7 @@ class StorageTest : public ::testing::Test {
   int64_t new_study(const std::string& name = "study") { return storage_->create_or_load_study(study_named(name)).id; }
 
  private:
-  TempDirectory directory_;
+  testing::TempDirectory directory_{"storage_test"};
   std::unique_ptr<Storage> storage_;
 };
 
@@ -393,7 +377,7 @@ TEST(MemoryStorageConcurrency, ThreadsSharingOneStorageNeverShareANumber) {
 }
 
 TEST(SqliteStorage, KeepsEverythingAcrossReopening) {
-  TempDirectory directory;
+  testing::TempDirectory directory{"storage_test"};
   const fs::path file = directory.path() / "study.db";
   int64_t study = -1;
   {
@@ -416,7 +400,7 @@ TEST(SqliteStorage, KeepsEverythingAcrossReopening) {
 }
 
 TEST(SqliteStorage, NamesAMissingDirectory) {
-  TempDirectory directory;
+  testing::TempDirectory directory{"storage_test"};
   const fs::path missing = directory.path() / "no_such_folder";
   try {
     SqliteStorage storage(missing / "study.db");
@@ -427,7 +411,7 @@ TEST(SqliteStorage, NamesAMissingDirectory) {
 }
 
 TEST(SqliteStorage, RefusesAFileFromANewerSchema) {
-  TempDirectory directory;
+  testing::TempDirectory directory{"storage_test"};
   const fs::path file = directory.path() / "study.db";
   { SqliteStorage storage(file); }
   sqlite3* db = nullptr;
@@ -446,7 +430,7 @@ TEST(SqliteStorage, RefusesAFileFromANewerSchema) {
 
 TEST(SqliteStorage, ThreadsWithTheirOwnConnectionsNeverShareANumber) {
   constexpr int kThreads = 4, kTrialsEach = 50;
-  TempDirectory directory;
+  testing::TempDirectory directory{"storage_test"};
   const fs::path file = directory.path() / "study.db";
   std::vector<std::thread> threads;
   std::vector<std::string> errors(kThreads);
@@ -468,7 +452,7 @@ TEST(SqliteStorage, ThreadsWithTheirOwnConnectionsNeverShareANumber) {
 
 TEST(SqliteStorage, ProcessesWritingOneFileLoseNoTrial) {
   constexpr int kProcesses = 3, kTrialsEach = 50;
-  TempDirectory directory;
+  testing::TempDirectory directory{"storage_test"};
   const fs::path file = directory.path() / "study.db";
   // Created, then closed: a connection must not cross fork().
   { SqliteStorage(file).create_or_load_study(study_named("shared")); }
