@@ -1,5 +1,6 @@
 #include <cblas.h>  // cblas_sgemm
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -8,6 +9,16 @@
 #include "kernels/grouped_gemm.h"
 
 namespace gpu_tune::kernels {
+
+std::string_view precision_name(GemmPrecision precision) {
+  return precision == GemmPrecision::kTf32 ? "tf32" : "fp32";
+}
+
+std::optional<GemmPrecision> parse_precision(std::string_view text) {
+  if (text == "fp32") return GemmPrecision::kFp32;
+  if (text == "tf32") return GemmPrecision::kTf32;
+  return std::nullopt;
+}
 
 void validate_gemm_problems(std::span<const GemmProblem> problems) {
   for (size_t i = 0; i < problems.size(); ++i) {
@@ -50,10 +61,54 @@ void run_piece(const GemmPiece& piece) {
               p.ldb, p.beta, c, p.ldc);
 }
 
+// The elements a row-major matrix of `rows` x `cols` with leading dimension `ld` spans:
+// the last row need not be padded.
+size_t stored_elements(int rows, int cols, int ld) {
+  return rows == 0 || cols == 0 ? 0 : static_cast<size_t>(rows - 1) * ld + cols;
+}
+
+std::vector<float> rounded_to_tf32(const float* values, size_t count) {
+  std::vector<float> rounded(values, values + count);
+  for (float& x : rounded) x = round_to_tf32(x);
+  return rounded;
+}
+
+// TF32 emulation: the problems with A and B replaced by rounded copies held in `storage`.
+std::vector<GemmProblem> with_tf32_operands(std::span<const GemmProblem> problems,
+                                            std::vector<std::vector<float>>& storage) {
+  std::vector<GemmProblem> rounded(problems.begin(), problems.end());
+  storage.reserve(2 * problems.size());
+  for (GemmProblem& p : rounded) {
+    if (p.m == 0 || p.n == 0 || p.k == 0) continue;
+    const size_t a_count = p.transpose_a ? stored_elements(p.k, p.m, p.lda) : stored_elements(p.m, p.k, p.lda);
+    const size_t b_count = p.transpose_b ? stored_elements(p.n, p.k, p.ldb) : stored_elements(p.k, p.n, p.ldb);
+    p.a = storage.emplace_back(rounded_to_tf32(p.a, a_count)).data();
+    p.b = storage.emplace_back(rounded_to_tf32(p.b, b_count)).data();
+  }
+  return rounded;
+}
+
 }  // namespace
 
-void grouped_gemm_cpu(std::span<const GemmProblem> problems) {
+void grouped_gemm_cpu(std::span<const GemmProblem> problems, GemmPrecision precision) {
   validate_gemm_problems(problems);
+  if (std::any_of(problems.begin(), problems.end(), [](const GemmProblem& p) { return p.dynamic_m || p.dynamic_k; })) {
+    // On the CPU the work runs now: the run-time sizes are read here.
+    std::vector<GemmProblem> resolved(problems.begin(), problems.end());
+    for (GemmProblem& p : resolved) {
+      p.m = effective_m(p);
+      p.k = effective_k(p);
+      p.dynamic_m = p.dynamic_k = nullptr;
+    }
+    grouped_gemm_cpu(resolved, precision);
+    return;
+  }
+  if (precision == GemmPrecision::kTf32) {
+    std::vector<std::vector<float>> storage;
+    const std::vector<GemmProblem> rounded = with_tf32_operands(problems, storage);
+    grouped_gemm_cpu(rounded, GemmPrecision::kFp32);
+    return;
+  }
   use_single_threaded_blas();
   const int threads = cpu_thread_count();
   std::vector<GemmPiece> pieces;

@@ -16,6 +16,7 @@
 #include "kernels/cuda_check.h"
 #include "kernels/cuda_problem_batch.cuh"
 #include "kernels/grouped_gemm.h"
+#include "kernels/grouped_gemm_descriptor.cuh"
 
 namespace gpu_tune::kernels {
 
@@ -24,6 +25,10 @@ namespace {
 using cuda_detail::BatchLauncher;
 using cuda_detail::ceil_div;
 using cuda_detail::find_problem;
+using cuda_detail::GemmBatch;
+using cuda_detail::GemmDescriptor;
+using cuda_detail::load_op_a;
+using cuda_detail::load_op_b;
 
 constexpr int kTileM = 64;
 constexpr int kTileN = 64;
@@ -39,63 +44,41 @@ constexpr int kLoadsPerThread = kTileElements / kThreads;
 static_assert(kTileM == kThreadsPerSide * kOutputsPerThread && kTileN == kThreadsPerSide * kOutputsPerThread);
 static_assert(kTileN * kTileK == kTileElements && kTileElements % kThreads == 0);
 
-constexpr int kTransposeA = 1, kTransposeB = 2;
-
-struct GemmDescriptor {
-  const float* a;
-  const float* b;
-  float* c;
-  int m, n, k;
-  int lda, ldb, ldc;
-  float alpha, beta;
-  int tiles_n;  // column tiles, to turn a block's tile number into (row tile, column tile)
-  int flags;    // kTransposeA | kTransposeB
-};
-
-using GemmBatch = cuda_detail::ProblemBatch<GemmDescriptor>;
-static_assert(sizeof(GemmBatch) <= cuda_detail::kKernelParameterBudget);
-
 // op(A)[row0 .. row0+64) x [k0 .. k0+16) into tile[kk][i]; zeros outside the matrix. The
 // thread-to-element map follows the storage order so that a warp reads consecutive
 // addresses in both layouts.
-__device__ __forceinline__ void load_a_tile(const GemmDescriptor& p, int row0, int k0,
+__device__ __forceinline__ void load_a_tile(const GemmDescriptor& p, int m, int k, int row0, int k0,
                                             float (&tile)[kTileK][kTileM + kPad]) {
-  const bool transposed = (p.flags & kTransposeA) != 0;
+  const bool transposed = (p.flags & cuda_detail::kTransposeA) != 0;
 #pragma unroll
   for (int load = 0; load < kLoadsPerThread; ++load) {
     const int index = threadIdx.x + load * kThreads;
     const int i = transposed ? index % kTileM : index / kTileK;   // row of op(A) in the tile
     const int kk = transposed ? index / kTileM : index % kTileK;  // column of op(A) in the tile
     const int row = row0 + i, col = k0 + kk;
-    float value = 0.0f;
-    if (row < p.m && col < p.k) {
-      value = transposed ? p.a[static_cast<int64_t>(col) * p.lda + row] : p.a[static_cast<int64_t>(row) * p.lda + col];
-    }
-    tile[kk][i] = value;
+    tile[kk][i] = row < m && col < k ? load_op_a(p, row, col) : 0.0f;
   }
 }
 
 // op(B)[k0 .. k0+16) x [col0 .. col0+64) into tile[kk][j]; zeros outside the matrix.
-__device__ __forceinline__ void load_b_tile(const GemmDescriptor& p, int k0, int col0,
+__device__ __forceinline__ void load_b_tile(const GemmDescriptor& p, int k, int k0, int col0,
                                             float (&tile)[kTileK][kTileN + kPad]) {
-  const bool transposed = (p.flags & kTransposeB) != 0;
+  const bool transposed = (p.flags & cuda_detail::kTransposeB) != 0;
 #pragma unroll
   for (int load = 0; load < kLoadsPerThread; ++load) {
     const int index = threadIdx.x + load * kThreads;
     const int j = transposed ? index / kTileK : index % kTileN;   // column of op(B) in the tile
     const int kk = transposed ? index % kTileK : index / kTileN;  // row of op(B) in the tile
     const int row = k0 + kk, col = col0 + j;
-    float value = 0.0f;
-    if (row < p.k && col < p.n) {
-      value = transposed ? p.b[static_cast<int64_t>(col) * p.ldb + row] : p.b[static_cast<int64_t>(row) * p.ldb + col];
-    }
-    tile[kk][j] = value;
+    tile[kk][j] = row < k && col < p.n ? load_op_b(p, row, col) : 0.0f;
   }
 }
 
 // __grid_constant__: the batch is read in place from the parameter space (no per-thread
 // copy), which the dynamic problem index needs.
-__global__ void __launch_bounds__(kThreads) grouped_gemm_kernel(const __grid_constant__ GemmBatch batch) {
+// At least 4 blocks per SM: 63 registers, no spills (sm_90, ptxas -v). Without the bound
+// the run-time M and K let ptxas keep more addresses live (99 registers, 2 blocks).
+__global__ void __launch_bounds__(kThreads, 4) grouped_gemm_kernel(const __grid_constant__ GemmBatch batch) {
   __shared__ __align__(16) float a_tile[kTileK][kTileM + kPad];
   __shared__ __align__(16) float b_tile[kTileK][kTileN + kPad];
 
@@ -104,13 +87,15 @@ __global__ void __launch_bounds__(kThreads) grouped_gemm_kernel(const __grid_con
   const int tile = static_cast<int>(blockIdx.x) - batch.first_block[problem];
   const int row0 = (tile / p.tiles_n) * kTileM;
   const int col0 = (tile % p.tiles_n) * kTileN;
+  const int m = cuda_detail::run_time_m(p), k = cuda_detail::run_time_k(p);
+  if (row0 >= m) return;  // the whole block: this step's minibatch is smaller than the bound
   const int tx = static_cast<int>(threadIdx.x) % kThreadsPerSide;
   const int ty = static_cast<int>(threadIdx.x) / kThreadsPerSide;
 
   float acc[kOutputsPerThread][kOutputsPerThread] = {};
-  for (int k0 = 0; k0 < p.k; k0 += kTileK) {
-    load_a_tile(p, row0, k0, a_tile);
-    load_b_tile(p, k0, col0, b_tile);
+  for (int k0 = 0; k0 < k; k0 += kTileK) {
+    load_a_tile(p, m, k, row0, k0, a_tile);
+    load_b_tile(p, k, k0, col0, b_tile);
     __syncthreads();
 #pragma unroll
     for (int kk = 0; kk < kTileK; ++kk) {
@@ -127,30 +112,27 @@ __global__ void __launch_bounds__(kThreads) grouped_gemm_kernel(const __grid_con
     __syncthreads();
   }
 
-  // beta == 0 means C is output only: it is never read, so NaN or garbage there is ignored
-  // (as BLAS does). With K == 0 the product is empty: C = beta * C.
-  const bool read_c = p.beta != 0.0f;
-  const bool has_product = p.k > 0;
 #pragma unroll
   for (int i = 0; i < kOutputsPerThread; ++i) {
     const int row = row0 + ty * kOutputsPerThread + i;
-    if (row >= p.m) break;
-    float* c_row = p.c + static_cast<int64_t>(row) * p.ldc;
+    if (row >= m) break;
 #pragma unroll
     for (int j = 0; j < kOutputsPerThread; ++j) {
       const int col = col0 + tx * kOutputsPerThread + j;
       if (col >= p.n) break;
-      float value = has_product ? p.alpha * acc[i][j] : 0.0f;
-      if (read_c) value += p.beta * c_row[col];
-      c_row[col] = value;
+      cuda_detail::store_c(p, k, row, col, acc[i][j]);
     }
   }
 }
 
 }  // namespace
 
-void grouped_gemm_cuda(std::span<const GemmProblem> problems, cudaStream_t stream) {
+void grouped_gemm_cuda(std::span<const GemmProblem> problems, cudaStream_t stream, GemmPrecision precision) {
   validate_gemm_problems(problems);
+  if (precision == GemmPrecision::kTf32) {
+    cuda_detail::launch_grouped_gemm_tf32(problems, stream);
+    return;
+  }
   auto launch = [stream](const GemmBatch& batch) {
     grouped_gemm_kernel<<<batch.first_block[batch.count], kThreads, 0, stream>>>(batch);
     GPU_TUNE_CUDA_CHECK_LAUNCH(grouped_gemm_kernel, stream);
@@ -159,20 +141,7 @@ void grouped_gemm_cuda(std::span<const GemmProblem> problems, cudaStream_t strea
   for (size_t i = 0; i < problems.size(); ++i) {
     const GemmProblem& q = problems[i];
     if (q.m == 0 || q.n == 0) continue;  // nothing to write
-    GemmDescriptor d{};
-    d.a = q.a;
-    d.b = q.b;
-    d.c = q.c;
-    d.m = q.m;
-    d.n = q.n;
-    d.k = q.k;
-    d.lda = q.lda;
-    d.ldb = q.ldb;
-    d.ldc = q.ldc;
-    d.alpha = q.alpha;
-    d.beta = q.beta;
-    d.tiles_n = static_cast<int>(ceil_div(q.n, kTileN));
-    d.flags = (q.transpose_a ? kTransposeA : 0) | (q.transpose_b ? kTransposeB : 0);
+    const GemmDescriptor d = cuda_detail::make_gemm_descriptor(q, kTileN);
     launcher.add(d, ceil_div(q.m, kTileM) * d.tiles_n, "grouped_gemm", i);
   }
   launcher.finish();

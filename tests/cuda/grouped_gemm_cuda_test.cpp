@@ -1,9 +1,12 @@
 // grouped_gemm_cuda against grouped_gemm_cpu: shapes off every tile size, all four
-// orientations, alpha and beta, padded leading dimensions, one problem and many.
+// orientations, alpha and beta, padded leading dimensions, one problem and many, in both
+// precisions (TF32 against the CPU's TF32 emulation: the same rounded operands, so the
+// only difference left is the order of the FP32 sums).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cstring>
+#include <iostream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -50,7 +53,7 @@ struct GemmCase {
   void reset_device_c() { c_device.upload(c_initial); }
 };
 
-GemmCase make_case(const GemmSpec& s, Rng& rng) {
+GemmCase make_case(const GemmSpec& s, Rng& rng, GemmPrecision precision = GemmPrecision::kFp32) {
   GemmCase g;
   g.spec = s;
   const int a_rows = s.transpose_a ? s.k : s.m, a_cols = s.transpose_a ? s.m : s.k;
@@ -69,7 +72,7 @@ GemmCase make_case(const GemmSpec& s, Rng& rng) {
   }
   g.c_cpu = g.c_initial;
   GemmProblem cpu = g.problem(g.a.data(), g.b.data(), g.c_cpu.data());
-  grouped_gemm_cpu(std::span(&cpu, 1));
+  grouped_gemm_cpu(std::span(&cpu, 1), precision);
   g.a_device = to_device(g.a);
   g.b_device = to_device(g.b);
   g.c_device = to_device(g.c_initial);
@@ -99,19 +102,19 @@ void expect_matches_cpu(const GemmCase& g) {
   EXPECT_EQ(padding_changed, 0u);
 }
 
-void run_on_gpu(std::vector<GemmCase>& cases) {
+void run_on_gpu(std::vector<GemmCase>& cases, GemmPrecision precision = GemmPrecision::kFp32) {
   std::vector<GemmProblem> problems;
   for (GemmCase& g : cases) problems.push_back(g.device_problem());
-  grouped_gemm_cuda(problems, backend().stream());
+  grouped_gemm_cuda(problems, backend().stream(), precision);
   backend().synchronize();
 }
 
-class GroupedGemmCudaTransposeTest : public ::testing::TestWithParam<std::tuple<bool, bool>> {};
+class GroupedGemmCudaTransposeTest : public ::testing::TestWithParam<std::tuple<bool, bool, GemmPrecision>> {};
 
 // Every size of 1, 7, 33, 100, 257 and 784 in every dimension, each problem alone.
 TEST_P(GroupedGemmCudaTransposeTest, EachShapeAloneMatchesCpu) {
   GPU_TUNE_REQUIRE_GPU();
-  const auto [transpose_a, transpose_b] = GetParam();
+  const auto [transpose_a, transpose_b, precision] = GetParam();
   Rng rng(2000 + 2 * int(transpose_a) + int(transpose_b));
   const int sizes[] = {1, 7, 33, 100, 257, 784};
   int index = 0;
@@ -122,18 +125,20 @@ TEST_P(GroupedGemmCudaTransposeTest, EachShapeAloneMatchesCpu) {
         GemmSpec s{m, n, k, transpose_a, transpose_b, index % 2 ? -1.25f : 0.75f, betas[index % 4],
                    index % 3 == 0 ? 0 : index % 3 + 1};
         std::vector<GemmCase> one;
-        one.push_back(make_case(s, rng));
-        run_on_gpu(one);
+        one.push_back(make_case(s, rng, precision));
+        run_on_gpu(one, precision);
         expect_matches_cpu(one[0]);
         ++index;
       }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllOrientations, GroupedGemmCudaTransposeTest,
-                         ::testing::Combine(::testing::Bool(), ::testing::Bool()),
-                         [](const ::testing::TestParamInfo<std::tuple<bool, bool>>& info) {
+                         ::testing::Combine(::testing::Bool(), ::testing::Bool(),
+                                            ::testing::Values(GemmPrecision::kFp32, GemmPrecision::kTf32)),
+                         [](const ::testing::TestParamInfo<std::tuple<bool, bool, GemmPrecision>>& info) {
                            return std::string(std::get<0>(info.param) ? "At" : "A") +
-                                  (std::get<1>(info.param) ? "Bt" : "B");
+                                  (std::get<1>(info.param) ? "Bt" : "B") + "_" +
+                                  std::string(precision_name(std::get<2>(info.param)));
                          });
 
 // 37 problems of unrelated shapes, orientations and scalars in one call, as the backward
@@ -158,6 +163,84 @@ TEST(GroupedGemmCudaTest, ThirtySevenMixedProblemsInOneCall) {
   for (const GemmSpec& s : mixed_specs(37, rng)) cases.push_back(make_case(s, rng));
   run_on_gpu(cases);
   for (const GemmCase& g : cases) expect_matches_cpu(g);
+}
+
+TEST(GroupedGemmCudaTest, ThirtySevenMixedProblemsInOneCallTf32) {
+  GPU_TUNE_REQUIRE_GPU();
+  Rng rng(2105);
+  std::vector<GemmCase> cases;
+  for (const GemmSpec& s : mixed_specs(37, rng)) cases.push_back(make_case(s, rng, GemmPrecision::kTf32));
+  run_on_gpu(cases, GemmPrecision::kTf32);
+  for (const GemmCase& g : cases) expect_matches_cpu(g);
+}
+
+// What TF32 costs in accuracy, on the layer shapes of mlp_medium at batch 64: the error
+// of each precision against the FP32 CPU reference, printed for the record. TF32 keeps 10
+// of FP32's 23 mantissa bits, so operands carry relative error up to 2^-11 and a product
+// of sums over K a few times that; FP32 stays within the usual 1e-5.
+TEST(GroupedGemmCudaTest, ErrorOfEachPrecisionAgainstFp32Reference) {
+  GPU_TUNE_REQUIRE_GPU();
+  const std::vector<GemmSpec> shapes = {{64, 256, 784}, {64, 128, 256}, {64, 10, 128},       // forward
+                                        {784, 256, 64, true}, {256, 128, 64, true},         // weight gradient
+                                        {64, 256, 128, false, true}, {64, 128, 10, false, true}};  // input gradient
+  for (GemmPrecision precision : {GemmPrecision::kFp32, GemmPrecision::kTf32}) {
+    Rng rng(2106);
+    std::vector<GemmCase> cases;
+    for (const GemmSpec& s : shapes) cases.push_back(make_case(s, rng, GemmPrecision::kFp32));
+    run_on_gpu(cases, precision);
+    double worst = 0.0;
+    for (const GemmCase& g : cases) {
+      const std::vector<float> gpu = dense(g, g.c_device.download()), cpu = dense(g, g.c_cpu);
+      worst = std::max(worst, relative_l2_error(gpu, cuda_test::as_double(cpu)));
+    }
+    std::cout << "grouped_gemm_cuda " << precision_name(precision)
+              << ": worst relative L2 error against the FP32 CPU reference " << worst << "\n";
+    RecordProperty(std::string(precision_name(precision)) + "_relative_error", std::to_string(worst));
+    EXPECT_LT(worst, precision == GemmPrecision::kFp32 ? kFp32Tolerance : 2e-3);
+    if (precision == GemmPrecision::kTf32) {
+      EXPECT_GT(worst, 1e-6) << "TF32 that is as exact as FP32 is not TF32";
+    }
+  }
+}
+
+// The run-time sizes (a captured step replayed with a smaller last minibatch): M and K
+// read from device memory, below the bounds the launch was sized for. Rows beyond the
+// run-time M stay untouched.
+TEST(GroupedGemmCudaTest, RunTimeSizesBelowTheBounds) {
+  GPU_TUNE_REQUIRE_GPU();
+  for (GemmPrecision precision : {GemmPrecision::kFp32, GemmPrecision::kTf32}) {
+    Rng rng(2107);
+    // Bounds of a batch-128 slot, run with 37 rows: forward (M), weight gradient (K).
+    GemmCase forward = make_case({37, 100, 65}, rng, precision);
+    GemmCase weight_grad = make_case({65, 100, 37, true}, rng, precision);
+    const std::vector<int32_t> rows{37};
+    DeviceArray<int32_t> rows_device = to_device(rows);
+    // The bound: the same buffers seen as 128 rows (A and C padded out with live values).
+    GemmCase forward_bound = make_case({128, 100, 65}, rng, precision);
+    GemmCase weight_bound = make_case({65, 100, 128, true}, rng, precision);
+    std::copy(forward.a.begin(), forward.a.end(), forward_bound.a.begin());
+    forward_bound.a_device.upload(forward_bound.a);
+    forward_bound.b_device.upload(forward.b);
+    std::copy(weight_grad.a.begin(), weight_grad.a.end(), weight_bound.a.begin());
+    std::copy(weight_grad.b.begin(), weight_grad.b.end(), weight_bound.b.begin());
+    weight_bound.a_device.upload(weight_bound.a);
+    weight_bound.b_device.upload(weight_bound.b);
+    weight_bound.c_device.upload(weight_grad.c_initial);
+    GemmProblem f = forward_bound.device_problem();
+    f.dynamic_m = rows_device.data();
+    GemmProblem w = weight_bound.device_problem();
+    w.dynamic_k = rows_device.data();
+    grouped_gemm_cuda(std::vector{f, w}, backend().stream(), precision);
+    const std::vector<float> f_out = forward_bound.c_device.download();
+    const std::vector<float> w_out = weight_bound.c_device.download();
+    EXPECT_LT(relative_l2_error(std::vector<float>(f_out.begin(), f_out.begin() + 37 * 100),
+                                cuda_test::as_double(forward.c_cpu)), kFp32Tolerance);
+    EXPECT_TRUE(test::bitwise_equal(std::vector<float>(f_out.begin() + 37 * 100, f_out.end()),
+                                    std::vector<float>(forward_bound.c_initial.begin() + 37 * 100,
+                                                       forward_bound.c_initial.end())))
+        << "rows past the run-time M were written";
+    EXPECT_LT(relative_l2_error(w_out, cuda_test::as_double(weight_grad.c_cpu)), kFp32Tolerance);
+  }
 }
 
 // More problems than one launch's parameter block holds: the call splits into several
