@@ -23,6 +23,14 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
       "--train-size", [&options](int64_t n) { options.train_size = n; },
       "train on only the first N training images (for quick runs)");
   command.add_option("--backend", options.backend, "auto | cpu | cuda")->capture_default_str();
+  command.add_option("--precision", options.precision,
+                     "fp32 | tf32: the layers' matrix products; tf32 uses the GPU's tensor cores (the CPU "
+                     "emulates it, slowly), faster with about 1e-3 relative error")
+      ->capture_default_str();
+  command.add_option("--gemm", options.gemm, "own | cublas: whose grouped matrix multiply the CUDA backend runs")
+      ->capture_default_str();
+  command.add_flag("--no-cuda-graphs", options.no_cuda_graphs,
+                   "issue every training step's kernels afresh instead of replaying a captured CUDA graph");
   command.add_flag("--standardize", options.standardize, "standardise pixels with the training split's mean and std");
 }
 
@@ -40,6 +48,19 @@ void add_train_command(CLI::App& app, TrainOptions& options, int& exit_code) {
   train->add_flag("--json", options.json, "print JSON lines instead of text");
   add_engine_options(*train, options.engine);
   train->callback([&options, &exit_code] { exit_code = run_train(options, std::cout, std::cerr); });
+}
+
+BackendSelection select_engine_backend(const EngineOptions& options, std::ostream& log) {
+  const auto choice = parse_backend_choice(options.backend);
+  if (!choice) throw std::invalid_argument("--backend '" + options.backend + "' is not one of auto, cpu, cuda");
+  const auto precision = kernels::parse_precision(options.precision);
+  if (!precision) throw std::invalid_argument("--precision '" + options.precision + "' is not one of fp32, tf32");
+  const auto gemm = parse_gemm_library(options.gemm);
+  if (!gemm) throw std::invalid_argument("--gemm '" + options.gemm + "' is not one of own, cublas");
+  BackendSelection selection =
+      select_backend(*choice, BackendOptions{.precision = *precision, .gemm = *gemm, .cuda_graphs = !options.no_cuda_graphs});
+  log << "gpu_tune: " << selection.notice << "\n";
+  return selection;
 }
 
 data::Dataset load_engine_dataset(const EngineOptions& options, std::ostream& log) {
@@ -66,11 +87,8 @@ int run_train(const TrainOptions& options, std::ostream& out, std::ostream& log)
     std::vector<TrainingConfig> configs;
     for (const std::string& spec : options.slots) configs.push_back(parse_slot_spec(spec, defaults));
 
-    const auto choice = parse_backend_choice(options.engine.backend);
-    if (!choice) throw std::invalid_argument("--backend '" + options.engine.backend + "' is not one of auto, cpu, cuda");
+    BackendSelection selection = select_engine_backend(options.engine, log);  // bad flags fail before the load
     data::Dataset dataset = load_engine_dataset(options.engine, log);
-    BackendSelection selection = select_backend(*choice);
-    log << "gpu_tune: " << selection.notice << "\n";
 
     TrainerOptions trainer_options;
     trainer_options.bundle.capacity = options.capacity.value_or(static_cast<int>(configs.size()));

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/backend_factory.h"
 #include "engine/data/dataset.h"
 
 namespace gpu_tune::app {
@@ -17,6 +18,9 @@ struct EngineOptions {
   data::DatasetOptions dataset;
   std::optional<int64_t> train_size;  // use only the first N training images (quick runs)
   std::string backend = "auto";
+  std::string precision = "fp32";
+  std::string gemm = "own";
+  bool no_cuda_graphs = false;
   bool standardize = false;
 };
 
@@ -32,6 +36,10 @@ struct TrainOptions {
 
 void add_engine_options(CLI::App& command, EngineOptions& options);
 void add_train_command(CLI::App& app, TrainOptions& options, int& exit_code);
+
+// The backend the options ask for, with its one-line notice written to `log`. Throws
+// std::invalid_argument naming the flag for a value it does not know.
+BackendSelection select_engine_backend(const EngineOptions& options, std::ostream& log);
 
 // Loads the dataset named by the options, trimming the training split when asked.
 data::Dataset load_engine_dataset(const EngineOptions& options, std::ostream& log);

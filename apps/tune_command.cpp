@@ -95,12 +95,8 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
         engine.dataset.name = study.dataset;
         if (study.data_dir) engine.dataset.data_dir = *study.data_dir;
       }
-      const auto choice = parse_backend_choice(engine.backend);
-      if (!choice) throw std::invalid_argument("--backend '" + engine.backend + "' is not one of auto, cpu, cuda");
+      backend = select_engine_backend(engine, log).backend;  // bad flags fail before the load
       dataset = load_engine_dataset(engine, log);
-      BackendSelection selection = select_backend(*choice);
-      log << "gpu_tune: " << selection.notice << "\n";
-      backend = std::move(selection.backend);
       if (backend->name() == "cpu" && !options.full && !options.trials && !options.epochs) {
         budget.trials = std::min(budget.trials, kReducedTrials);
         epoch_cap = kReducedEpochs;

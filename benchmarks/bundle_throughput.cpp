@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> models = {"mlp_small", "mlp_medium", "mlp_large"};
   std::vector<int> sizes = {1, 4, 8};
   int batch = 64, steps = 200, warmup = 20, repeats = 3;
-  std::string backend_name = "cpu";
+  std::string backend_name = "cpu", precision_name = "fp32", gemm_name = "own";
+  bool no_cuda_graphs = false;
   data::DatasetOptions data_options;
   app.add_option("--model", models, "models to time")->delimiter(',');
   app.add_option("--slots", sizes, "bundle sizes S")->delimiter(',');
@@ -35,13 +36,22 @@ int main(int argc, char** argv) {
   app.add_option("--steps", steps, "timed bundle steps per repeat")->capture_default_str();
   app.add_option("--warmup", warmup)->capture_default_str();
   app.add_option("--repeats", repeats)->capture_default_str();
-  app.add_option("--backend", backend_name)->capture_default_str();
+  app.add_option("--backend", backend_name, "auto | cpu | cuda")->capture_default_str();
+  app.add_option("--precision", precision_name, "fp32 | tf32")->capture_default_str();
+  app.add_option("--gemm", gemm_name, "own | cublas")->capture_default_str();
+  app.add_flag("--no-cuda-graphs", no_cuda_graphs, "issue every step afresh");
   app.add_option_function<std::string>("--data", [&](const std::string& d) { data_options.data_dir = d; });
   CLI11_PARSE(app, argc, argv);
 
   try {
     const data::Dataset dataset = data::load_dataset(data_options);
-    BackendSelection selection = select_backend(*parse_backend_choice(backend_name));
+    const auto choice = parse_backend_choice(backend_name);
+    const auto precision = kernels::parse_precision(precision_name);
+    const auto gemm = parse_gemm_library(gemm_name);
+    if (!choice || !precision || !gemm)
+      throw std::invalid_argument("--backend, --precision or --gemm has a value it does not take (see --help)");
+    BackendSelection selection =
+        select_backend(*choice, BackendOptions{.precision = *precision, .gemm = *gemm, .cuda_graphs = !no_cuda_graphs});
     std::cerr << "bundle_throughput: " << selection.notice << "\n";
     for (const std::string& model : models) {
       for (int s : sizes) {
@@ -67,6 +77,10 @@ int main(int argc, char** argv) {
         const double rate = median(rates);
         std::cout << nlohmann::json{{"framework", "gpu_tune"},
                                     {"backend", selection.backend->name()},
+                                    {"device", selection.backend->device_description()},
+                                    {"precision", precision_name},
+                                    {"gemm", gemm_name},
+                                    {"replayed_steps", selection.backend->replays_steps()},
                                     {"model", model},
                                     {"slots", s},
                                     {"batch", batch},

@@ -3,6 +3,8 @@
 // takes part in it. The CPU backend is the reference; the CUDA backend must match it.
 // All pointers in problems are the backend's own memory (see allocate_bytes).
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -16,6 +18,17 @@
 #include "kernels/softmax_cross_entropy.h"
 
 namespace gpu_tune {
+
+// Which grouped GEMM a backend runs: gpu_tune's own kernels, or cuBLAS (CUDA only; the
+// yardstick, and a fallback should ours misbehave on some GPU).
+enum class GemmLibrary { kOwn, kCublas };
+
+// How a backend computes. The defaults are the exact ones.
+struct BackendOptions {
+  kernels::GemmPrecision precision = kernels::GemmPrecision::kFp32;
+  GemmLibrary gemm = GemmLibrary::kOwn;
+  bool cuda_graphs = true;  // CUDA: capture a bundle's step once and replay it
+};
 
 class Backend {
  public:
@@ -31,6 +44,10 @@ class Backend {
   virtual void copy_to_device(void* device_dst, const void* host_src, size_t bytes) = 0;
   virtual void copy_to_host(void* host_dst, const void* device_src, size_t bytes) = 0;
   virtual void copy_on_device(void* device_dst, const void* device_src, size_t bytes) = 0;
+  // Queues a copy of a small host buffer in order with the operations: it lands after the
+  // work issued before it and before the work issued after it. The host buffer may be
+  // reused as soon as this returns; unlike copy_to_device, it need not wait for the device.
+  virtual void stage_to_device(void* device_dst, const void* host_src, size_t bytes) = 0;
 
   virtual void gather_batch(std::span<const kernels::GatherProblem> problems) = 0;
   virtual void grouped_gemm(std::span<const kernels::GemmProblem> problems) = 0;
@@ -41,6 +58,17 @@ class Backend {
 
   // Waits until every operation issued so far has finished.
   virtual void synchronize() = 0;
+
+  // Issues the operations that `issue` issues. A backend that replays steps (the CUDA one,
+  // with CUDA graphs) records them the first time it sees `key` and afterwards replays the
+  // record without calling `issue`, until it is called with another key. Everything that
+  // differs between two calls with one key must therefore be read from backend memory when
+  // the work runs (the problems' dynamic fields), never be baked into the problems.
+  virtual void issue_step(uint64_t key, const std::function<void()>& issue) {
+    (void)key;
+    issue();
+  }
+  virtual bool replays_steps() const { return false; }
 };
 
 // An array in a backend's memory, freed with it.

@@ -21,10 +21,18 @@ std::optional<BackendChoice> parse_backend_choice(std::string_view text) {
   return std::nullopt;
 }
 
-BackendSelection select_backend(BackendChoice choice) {
+std::optional<GemmLibrary> parse_gemm_library(std::string_view text) {
+  if (text == "own") return GemmLibrary::kOwn;
+  if (text == "cublas") return GemmLibrary::kCublas;
+  return std::nullopt;
+}
+
+BackendSelection select_backend(BackendChoice choice, const BackendOptions& options) {
   BackendSelection selection;
   auto use_cpu = [&](const std::string& why) {
-    selection.backend = std::make_unique<CpuBackend>();
+    if (options.gemm == GemmLibrary::kCublas)
+      throw std::runtime_error("--gemm cublas needs the CUDA backend, but " + why);
+    selection.backend = std::make_unique<CpuBackend>(options.precision);
     selection.notice = why + "; using the CPU backend (" + selection.backend->device_description() + ")";
     return std::move(selection);
   };
@@ -33,7 +41,7 @@ BackendSelection select_backend(BackendChoice choice) {
 #ifdef GPU_TUNE_WITH_CUDA
   if (!gpus.devices.empty()) {
     try {
-      selection.backend = std::make_unique<CudaBackend>(0);
+      selection.backend = std::make_unique<CudaBackend>(0, options);
       selection.notice = "using the CUDA backend on " + selection.backend->device_description();
       return selection;
     } catch (const std::runtime_error& e) {

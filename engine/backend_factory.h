@@ -13,13 +13,15 @@ namespace gpu_tune {
 enum class BackendChoice { kAuto, kCpu, kCuda };
 
 std::optional<BackendChoice> parse_backend_choice(std::string_view text);
+std::optional<GemmLibrary> parse_gemm_library(std::string_view text);  // "own" or "cublas"
 
 struct BackendSelection {
   std::unique_ptr<Backend> backend;
   std::string notice;  // one line for the user
 };
 
-// kCuda when no GPU or no CUDA backend is available throws std::runtime_error saying why.
-BackendSelection select_backend(BackendChoice choice);
+// kCuda when no GPU or no CUDA backend is available throws std::runtime_error saying why,
+// as does a CPU choice with options only the CUDA backend has (the cuBLAS GEMM).
+BackendSelection select_backend(BackendChoice choice, const BackendOptions& options = {});
 
 }  // namespace gpu_tune

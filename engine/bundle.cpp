@@ -17,11 +17,12 @@ using kernels::GemmProblem;
 // everything kept for the backward pass) or evaluation (a chunk, ping-pong buffers).
 struct Bundle::ForwardPass {
   Slot* slot = nullptr;
-  int rows = 0;
+  int rows = 0;                            // the bound when dynamic_rows is set
+  const int32_t* dynamic_rows = nullptr;   // training: the step's rows, read at run time
   const float* input = nullptr;
   std::vector<float*> pre_activation;  // per layer
   std::vector<float*> output;          // per layer; the last layer's holds the logits
-  bool dropout = false;
+  const uint64_t* dropout_base = nullptr;  // training with dropout: the step's dropout base
 };
 
 Bundle::Bundle(Backend& backend, const data::Dataset& dataset, BundleOptions options)
@@ -42,6 +43,9 @@ Bundle::Bundle(Backend& backend, const data::Dataset& dataset, BundleOptions opt
   identity_order_ = DeviceArray<int32_t>(backend, identity.size());
   identity_order_.upload(identity);
   slots_.resize(options.capacity);
+  replays_ = backend.replays_steps();
+  step_values_ = DeviceArray<StepValues>(backend, options.capacity);
+  host_step_values_.resize(options.capacity);
 }
 
 void Bundle::upload_split(DeviceSplit& split, const data::ImageSet& set) {
@@ -90,10 +94,19 @@ int Bundle::add(const TrainingConfig& config, uint64_t job_id) {
   const int slot = first_free_slot();
   if (slot < 0) throw std::length_error("bundle is full (" + std::to_string(capacity()) + " slots)");
   slots_[slot] = std::make_unique<Slot>(backend_, config, job_id, train_.count, options_.eval_rows);
+  generation_ += 1;
   return slot;
 }
 
-void Bundle::remove(int slot) { slots_.at(slot).reset(); }
+void Bundle::remove(int slot) {
+  slots_.at(slot).reset();
+  generation_ += 1;
+}
+
+int Bundle::step_bound(const Slot& slot) const {
+  return static_cast<int>(replays_ ? std::min<int64_t>(slot.config.batch_size, train_.count)
+                                   : slot.rows_this_step(train_.count));
+}
 
 void Bundle::run_forward(std::span<const ForwardPass> passes) {
   int deepest = 0;
@@ -112,6 +125,7 @@ void Bundle::run_forward(std::span<const ForwardPass> passes) {
       const bool last = layer == m.layer_count() - 1;
       GemmProblem g;
       g.m = p.rows;
+      g.dynamic_m = gemm_rows(p.dynamic_rows);
       g.n = out;
       g.k = in;
       g.a = layer == 0 ? p.input : p.output[layer - 1];
@@ -123,15 +137,16 @@ void Bundle::run_forward(std::span<const ForwardPass> passes) {
       gemms.push_back(g);
       BiasActivationForward e;
       e.rows = p.rows;
+      e.dynamic_rows = p.dynamic_rows;
       e.cols = out;
       e.z = p.pre_activation[layer];
       e.bias = s.params.data() + m.bias_offset(layer);
       e.out = p.output[layer];
       e.activation = last ? kernels::Activation::kIdentity : m.activation;
-      if (p.dropout && !last && s.config.dropout > 0) {
+      if (p.dropout_base != nullptr && !last && s.config.dropout > 0) {
         e.dropout.rate = s.config.dropout;
-        e.dropout.stream = kernels::dropout_stream(derive_seed(s.config.seed, RandomPurpose::kDropout),
-                                                   static_cast<uint64_t>(s.steps), static_cast<uint32_t>(layer));
+        e.dropout.dynamic_base = p.dropout_base;
+        e.dropout.layer = static_cast<uint32_t>(layer);
       }
       epilogues.push_back(e);
     }
@@ -144,16 +159,50 @@ std::vector<int> Bundle::step() {
   const std::vector<int> active = occupied_slots();
   if (active.empty()) return {};
 
-  std::vector<kernels::GatherProblem> gathers;
-  std::vector<ForwardPass> passes;
+  for (int index : active) {
+    const Slot& s = *slots_[index];
+    StepValues& v = host_step_values_[index];
+    v.rows = static_cast<int32_t>(s.rows_this_step(train_.count));
+    v.inverse_rows = 1.0f / static_cast<float>(v.rows);
+    v.position = s.position;
+    v.dropout_base = kernels::dropout_base(derive_seed(s.config.seed, RandomPurpose::kDropout),
+                                           static_cast<uint64_t>(s.steps));
+    v.optimizer = kernels::optimizer_step_constants(s.config.optimizer, s.steps + 1);
+  }
+  backend_.stage_to_device(step_values_.data(), host_step_values_.data(), step_values_.bytes());
+  // Without replay every step is issued afresh, so the key does not matter.
+  backend_.issue_step(generation_, [&] { issue_training_step(active); });
+
+  std::vector<int> epoch_ended;
   for (int index : active) {
     Slot& s = *slots_[index];
+    s.steps += 1;
+    s.position += host_step_values_[index].rows;
+    if (s.position >= train_.count) {
+      s.epochs_done += 1;
+      s.shuffle_for_epoch(train_.count);
+      epoch_ended.push_back(index);
+    }
+  }
+  return epoch_ended;
+}
+
+void Bundle::issue_training_step(std::span<const int> active) {
+  std::vector<kernels::GatherProblem> gathers;
+  std::vector<ForwardPass> passes;
+  std::vector<const StepValues*> step_values;  // per pass; backend memory, never read here
+  for (int index : active) {
+    Slot& s = *slots_[index];
+    const StepValues* values = step_values_.data() + index;
+    step_values.push_back(values);
     kernels::GatherProblem g;
-    g.rows = static_cast<int>(s.rows_this_step(train_.count));
+    g.rows = step_bound(s);
+    g.dynamic_rows = &values->rows;
     g.features = features_;
     g.images = train_.images.data();
     g.labels = train_.labels.data();
-    g.indices = s.epoch_order.data() + s.position;
+    g.indices = s.epoch_order.data();
+    g.dynamic_index_offset = &values->position;
     g.scale = pixel_scale_;
     g.shift = pixel_shift_;
     g.out = s.input.data();
@@ -163,28 +212,32 @@ std::vector<int> Bundle::step() {
     ForwardPass p;
     p.slot = &s;
     p.rows = g.rows;
+    p.dynamic_rows = &values->rows;
     p.input = s.input.data();
     for (int layer = 0; layer < s.config.model.layer_count(); ++layer) {
       p.pre_activation.push_back(s.pre_activation[layer].data());
       p.output.push_back(s.output[layer].data());
     }
-    p.dropout = true;
+    p.dropout_base = &values->dropout_base;
     passes.push_back(std::move(p));
   }
   backend_.gather_batch(gathers);
   run_forward(passes);
 
   std::vector<kernels::SoftmaxCrossEntropyProblem> losses;
-  for (const ForwardPass& p : passes) {
+  for (size_t i = 0; i < passes.size(); ++i) {
+    const ForwardPass& p = passes[i];
     const Slot& s = *p.slot;
     const int last = s.config.model.layer_count() - 1;
     kernels::SoftmaxCrossEntropyProblem l;
     l.rows = p.rows;
+    l.dynamic_rows = p.dynamic_rows;
     l.classes = classes_;
     l.logits = s.output[last].data();
     l.labels = s.labels.data();
     l.grad = s.output_grad[last].data();
     l.grad_scale = 1.0f / static_cast<float>(p.rows);
+    l.dynamic_grad_scale = &step_values[i]->inverse_rows;
     l.sums = s.train_sums.data();
     losses.push_back(l);
   }
@@ -209,14 +262,15 @@ std::vector<int> Bundle::step() {
       const bool last = distance == 0;
       BiasActivationBackward e;
       e.rows = p.rows;
+      e.dynamic_rows = p.dynamic_rows;
       e.cols = out;
       e.grad = s.output_grad[layer].data();
       e.z = s.pre_activation[layer].data();
       e.activation = last ? kernels::Activation::kIdentity : m.activation;
-      if (!last && s.config.dropout > 0) {
+      if (!last && s.config.dropout > 0) {  // the forward pass's mask, drawn again
         e.dropout.rate = s.config.dropout;
-        e.dropout.stream = kernels::dropout_stream(derive_seed(s.config.seed, RandomPurpose::kDropout),
-                                                   static_cast<uint64_t>(s.steps), static_cast<uint32_t>(layer));
+        e.dropout.dynamic_base = p.dropout_base;
+        e.dropout.layer = static_cast<uint32_t>(layer);
       }
       e.bias_grad = s.grads.data() + m.bias_offset(layer);
       epilogues.push_back(e);
@@ -225,6 +279,7 @@ std::vector<int> Bundle::step() {
       weight_grad.m = in;
       weight_grad.n = out;
       weight_grad.k = p.rows;
+      weight_grad.dynamic_k = gemm_rows(p.dynamic_rows);
       weight_grad.a = layer == 0 ? s.input.data() : s.output[layer - 1].data();
       weight_grad.lda = in;
       weight_grad.transpose_a = true;
@@ -236,6 +291,7 @@ std::vector<int> Bundle::step() {
       if (layer > 0) {  // dX = dZ * W^T; the input layer needs none
         GemmProblem input_grad;
         input_grad.m = p.rows;
+        input_grad.dynamic_m = gemm_rows(p.dynamic_rows);
         input_grad.n = in;
         input_grad.k = out;
         input_grad.a = s.output_grad[layer].data();
@@ -253,8 +309,8 @@ std::vector<int> Bundle::step() {
   }
 
   std::vector<kernels::OptimizerProblem> updates;
-  for (int index : active) {
-    Slot& s = *slots_[index];
+  for (size_t i = 0; i < passes.size(); ++i) {
+    const Slot& s = *passes[i].slot;
     kernels::OptimizerProblem u;
     u.count = static_cast<int64_t>(s.params.size());
     u.params = s.params.data();
@@ -262,23 +318,11 @@ std::vector<int> Bundle::step() {
     u.first_moment = s.first_moment.data();
     u.second_moment = s.second_moment.data();
     u.settings = s.config.optimizer;
-    u.step = s.steps + 1;
+    u.step = s.steps + 1;  // what the constants are for; the update reads them at run time
+    u.dynamic_constants = &step_values[i]->optimizer;
     updates.push_back(u);
   }
   backend_.optimizer_update(updates);
-
-  std::vector<int> epoch_ended;
-  for (size_t i = 0; i < active.size(); ++i) {
-    Slot& s = *slots_[active[i]];
-    s.steps += 1;
-    s.position += gathers[i].rows;
-    if (s.position >= train_.count) {
-      s.epochs_done += 1;
-      s.shuffle_for_epoch(train_.count);
-      epoch_ended.push_back(active[i]);
-    }
-  }
-  return epoch_ended;
 }
 
 kernels::MetricSums Bundle::take_train_sums(int slot) {

@@ -11,6 +11,7 @@
 #include "engine/backend.h"
 #include "engine/data/dataset.h"
 #include "engine/slot.h"
+#include "kernels/optimizer_update.h"
 #include "kernels/softmax_cross_entropy.h"
 
 namespace gpu_tune {
@@ -43,7 +44,8 @@ class Bundle {
   const Slot& slot(int index) const { return *slots_.at(index); }
 
   // One training step of every occupied slot. Returns the slots that completed an epoch
-  // with it (their next epoch's order is already drawn).
+  // with it (their next epoch's order is already drawn). On a backend that replays steps
+  // the operations are issued once per set of slots and replayed after that.
   std::vector<int> step();
 
   // Training loss and accuracy sums since the last take, reset to zero.
@@ -62,9 +64,29 @@ class Bundle {
   };
   struct ForwardPass;  // one slot's buffers for one forward pass
 
+  // What changes from one training step to the next for a slot, one per slot in the
+  // backend's memory. The operations read these when they run (the problems' dynamic
+  // fields), so one captured step serves every step until the set of slots changes.
+  struct StepValues {
+    int32_t rows = 0;            // this step's minibatch rows (the last of an epoch may be short)
+    float inverse_rows = 0.0f;   // gradient scale of the mean loss
+    int64_t position = 0;        // first index into the slot's epoch order
+    uint64_t dropout_base = 0;   // kernels::dropout_base(seed, step)
+    kernels::OptimizerStepConstants optimizer;  // for the update this step makes
+  };
+
+  // The rows a slot's step buffers are sized and its operations issued for: the batch
+  // size (capped by the data) when steps are replayed, since the work then reads the true
+  // rows at run time; else exactly this step's rows.
+  int step_bound(const Slot& slot) const;
+  void issue_training_step(std::span<const int> active);
+
   void upload_split(DeviceSplit& split, const data::ImageSet& set);
   const DeviceSplit& device_split(Split split) const;
   void run_forward(std::span<const ForwardPass> passes);
+  // A GEMM's run-time rows: only when replaying. Otherwise sizes are exact, as the
+  // cuBLAS path (which reads sizes on the host) needs.
+  const int32_t* gemm_rows(const int32_t* dynamic_rows) const { return replays_ ? dynamic_rows : nullptr; }
 
   Backend& backend_;
   BundleOptions options_;
@@ -73,6 +95,10 @@ class Bundle {
   DeviceSplit train_, validation_, test_;
   DeviceArray<int32_t> identity_order_;  // 0..eval_rows-1, for gathering contiguous chunks
   std::vector<std::unique_ptr<Slot>> slots_;
+  bool replays_ = false;
+  DeviceArray<StepValues> step_values_;      // one per slot, in backend memory
+  std::vector<StepValues> host_step_values_;  // staged to step_values_ before each step
+  uint64_t generation_ = 0;                   // changes whenever a slot is added or removed
 };
 
 }  // namespace gpu_tune

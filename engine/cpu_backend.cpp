@@ -10,7 +10,8 @@
 namespace gpu_tune {
 
 std::string CpuBackend::device_description() const {
-  return "CPU, " + std::to_string(kernels::cpu_thread_count()) + " threads";
+  return "CPU, " + std::to_string(kernels::cpu_thread_count()) + " threads" +
+         (precision_ == kernels::GemmPrecision::kTf32 ? ", TF32 emulated" : "");
 }
 
 void* CpuBackend::allocate_bytes(size_t bytes) {
@@ -27,7 +28,7 @@ void CpuBackend::copy_to_host(void* dst, const void* src, size_t bytes) { std::m
 void CpuBackend::copy_on_device(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
 
 void CpuBackend::gather_batch(std::span<const kernels::GatherProblem> p) { kernels::gather_batch_cpu(p); }
-void CpuBackend::grouped_gemm(std::span<const kernels::GemmProblem> p) { kernels::grouped_gemm_cpu(p); }
+void CpuBackend::grouped_gemm(std::span<const kernels::GemmProblem> p) { kernels::grouped_gemm_cpu(p, precision_); }
 void CpuBackend::bias_activation_forward(std::span<const kernels::BiasActivationForward> p) {
   kernels::bias_activation_forward_cpu(p);
 }

@@ -7,6 +7,10 @@ namespace gpu_tune {
 
 class CpuBackend final : public Backend {
  public:
+  // kTf32 emulates the GPU's tensor-core arithmetic (operands rounded to TF32), so a
+  // TF32 run can be reproduced without a GPU; it is slower than kFp32, not faster.
+  explicit CpuBackend(kernels::GemmPrecision precision = kernels::GemmPrecision::kFp32) : precision_(precision) {}
+
   std::string name() const override { return "cpu"; }
   std::string device_description() const override;
 
@@ -15,6 +19,9 @@ class CpuBackend final : public Backend {
   void copy_to_device(void* device_dst, const void* host_src, size_t bytes) override;
   void copy_to_host(void* host_dst, const void* device_src, size_t bytes) override;
   void copy_on_device(void* device_dst, const void* device_src, size_t bytes) override;
+  void stage_to_device(void* device_dst, const void* host_src, size_t bytes) override {
+    copy_to_device(device_dst, host_src, bytes);
+  }
 
   void gather_batch(std::span<const kernels::GatherProblem> problems) override;
   void grouped_gemm(std::span<const kernels::GemmProblem> problems) override;
@@ -23,6 +30,9 @@ class CpuBackend final : public Backend {
   void softmax_cross_entropy(std::span<const kernels::SoftmaxCrossEntropyProblem> problems) override;
   void optimizer_update(std::span<const kernels::OptimizerProblem> problems) override;
   void synchronize() override {}
+
+ private:
+  kernels::GemmPrecision precision_;
 };
 
 }  // namespace gpu_tune

@@ -2,10 +2,12 @@
 
 #include <cuda_runtime_api.h>  // cudaMalloc, cudaMemcpyAsync, streams, device properties
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
 #include "kernels/cuda_check.h"
+#include "kernels/grouped_gemm_cublas.h"
 
 namespace gpu_tune {
 
@@ -13,7 +15,7 @@ namespace {
 std::string mib(size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
 }  // namespace
 
-CudaBackend::CudaBackend(int device) : device_(device) {
+CudaBackend::CudaBackend(int device, BackendOptions options) : device_(device), options_(options) {
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {
@@ -26,20 +28,43 @@ CudaBackend::CudaBackend(int device) : device_(device) {
   make_current();
   cudaDeviceProp props{};
   GPU_TUNE_CUDA_CHECK(cudaGetDeviceProperties(&props, device_));
-  description_ = std::string(props.name) + " (GPU " + std::to_string(device_) + ", sm_" + std::to_string(props.major) +
-                 std::to_string(props.minor) + ", " + std::to_string(props.totalGlobalMem >> 30) + " GiB)";
+  const std::string sm = "sm_" + std::to_string(props.major) + std::to_string(props.minor);
+  if (options_.precision == kernels::GemmPrecision::kTf32 && options_.gemm == GemmLibrary::kOwn && props.major < 8)
+    throw std::runtime_error(std::string("--precision tf32 needs tensor cores with TF32 (compute capability 8.0 or newer); ") +
+                             props.name + " is " + sm);
+  // Replaying needs every GEMM to read its sizes on the device; cuBLAS reads them on the host.
+  graphs_ = options_.cuda_graphs && options_.gemm == GemmLibrary::kOwn;
+  description_ = std::string(props.name) + " (GPU " + std::to_string(device_) + ", " + sm + ", " +
+                 std::to_string(props.totalGlobalMem >> 30) + " GiB; " +
+                 std::string(kernels::precision_name(options_.precision)) +
+                 (options_.gemm == GemmLibrary::kCublas ? ", cuBLAS GEMM" : "") +
+                 (graphs_ ? ", CUDA graphs" : ", no CUDA graphs") + ")";
   // Non-blocking: the legacy default stream, which other libraries may use, never
   // serialises with this backend's work.
   GPU_TUNE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  for (StagingBuffer& buffer : staging_)
+    GPU_TUNE_CUDA_CHECK(cudaEventCreateWithFlags(&buffer.copied, cudaEventDisableTiming));
+  if (options_.gemm == GemmLibrary::kCublas) cublas_ = std::make_unique<kernels::CublasGroupedGemm>(stream_);
 }
 
 CudaBackend::~CudaBackend() {
   // Nothing may throw here; errors at teardown have no one left to report to.
   if (cudaSetDevice(device_) == cudaSuccess && stream_ != nullptr) {
     cudaStreamSynchronize(stream_);
+    cublas_.reset();
+    release_graph();
+    for (StagingBuffer& buffer : staging_) {
+      if (buffer.copied != nullptr) cudaEventDestroy(buffer.copied);
+      if (buffer.host != nullptr) cudaFreeHost(buffer.host);
+    }
     cudaStreamDestroy(stream_);
   }
   cudaGetLastError();
+}
+
+void CudaBackend::release_graph() noexcept {
+  if (graph_ != nullptr) cudaGraphExecDestroy(graph_);
+  graph_ = nullptr;
 }
 
 void CudaBackend::make_current() const { GPU_TUNE_CUDA_CHECK(cudaSetDevice(device_)); }
@@ -90,6 +115,69 @@ void CudaBackend::copy_on_device(void* dst, const void* src, size_t bytes) {
   GPU_TUNE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream_));
 }
 
+void CudaBackend::stage_to_device(void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return;
+  make_current();
+  StagingBuffer& buffer = staging_[next_staging_];
+  next_staging_ = (next_staging_ + 1) % staging_.size();
+  // The copy that last used this buffer must have read it; with several buffers in turn
+  // that copy is long done unless the host runs far ahead of the GPU.
+  GPU_TUNE_CUDA_CHECK(cudaEventSynchronize(buffer.copied));
+  if (buffer.capacity < bytes) {
+    if (buffer.host != nullptr) GPU_TUNE_CUDA_CHECK(cudaFreeHost(buffer.host));
+    buffer.host = nullptr;
+    buffer.capacity = 0;
+    // Page-locked: a copy from pageable memory would wait for the device.
+    GPU_TUNE_CUDA_CHECK(cudaMallocHost(&buffer.host, bytes));
+    buffer.capacity = bytes;
+  }
+  std::memcpy(buffer.host, src, bytes);
+  GPU_TUNE_CUDA_CHECK(cudaMemcpyAsync(dst, buffer.host, bytes, cudaMemcpyHostToDevice, stream_));
+  GPU_TUNE_CUDA_CHECK(cudaEventRecord(buffer.copied, stream_));
+}
+
+// The first call with a key captures what `issue` queues on the stream into a graph; later
+// calls with the same key launch that graph. A new key captures again and, when the new
+// graph has the same shape as the old one (the usual case: a slot was refilled with a model
+// of the same depth), updates the executable graph in place instead of instantiating anew.
+void CudaBackend::issue_step(uint64_t key, const std::function<void()>& issue) {
+  if (!graphs_) {
+    issue();
+    return;
+  }
+  make_current();
+  if (graph_ == nullptr || key != graph_key_) {
+    // Thread-local mode: other threads' CUDA calls (another backend, another GPU) are not
+    // caught in this capture and are not made illegal by it.
+    GPU_TUNE_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    cudaGraph_t graph = nullptr;
+    try {
+      issue();
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &graph);  // leave the stream usable
+      if (graph != nullptr) cudaGraphDestroy(graph);
+      cudaGetLastError();
+      throw;
+    }
+    GPU_TUNE_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+    bool updated = false;
+    if (graph_ != nullptr) {
+      cudaGraphExecUpdateResultInfo info{};
+      updated = cudaGraphExecUpdate(graph_, graph, &info) == cudaSuccess;
+      if (!updated) {
+        cudaGetLastError();  // a topology change is not an error: instantiate anew
+        release_graph();
+      }
+    }
+    const cudaError_t instantiated = updated ? cudaSuccess : cudaGraphInstantiate(&graph_, graph, 0);
+    cudaGraphDestroy(graph);
+    GPU_TUNE_CUDA_CHECK(instantiated);
+    graph_key_ = key;
+    graph_captures_ += 1;
+  }
+  GPU_TUNE_CUDA_CHECK(cudaGraphLaunch(graph_, stream_));
+}
+
 void CudaBackend::synchronize() {
   make_current();
   GPU_TUNE_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -101,7 +189,11 @@ void CudaBackend::gather_batch(std::span<const kernels::GatherProblem> p) {
 }
 void CudaBackend::grouped_gemm(std::span<const kernels::GemmProblem> p) {
   make_current();
-  kernels::grouped_gemm_cuda(p, stream_);
+  if (cublas_) {
+    cublas_->run(p, options_.precision);
+  } else {
+    kernels::grouped_gemm_cuda(p, stream_, options_.precision);
+  }
 }
 void CudaBackend::bias_activation_forward(std::span<const kernels::BiasActivationForward> p) {
   make_current();

@@ -1,19 +1,31 @@
 #pragma once
 // The CUDA backend: one GPU, one stream, plain device memory (cudaMalloc), and the CUDA
 // forms of the kernels. Operations are queued on the stream and return at once; the
-// calls that hand data to the host (copy_to_host, synchronize) wait for it.
+// calls that hand data to the host (copy_to_host, synchronize) wait for it. A bundle's
+// training step is captured once as a CUDA graph and replayed (issue_step), so the host
+// cost of a step is one small copy and one graph launch however many layers and slots.
+#include <array>
+#include <memory>
 #include <string>
 
 #include "engine/backend.h"
 
-typedef struct CUstream_st* cudaStream_t;  // as cuda_runtime_api.h declares it
+// As cuda_runtime_api.h declares them, so that this header needs none of CUDA's.
+typedef struct CUstream_st* cudaStream_t;
+typedef struct CUevent_st* cudaEvent_t;
+typedef struct CUgraphExec_st* cudaGraphExec_t;
+
+namespace gpu_tune::kernels {
+class CublasGroupedGemm;
+}
 
 namespace gpu_tune {
 
 class CudaBackend final : public Backend {
  public:
-  // Throws std::runtime_error when the device cannot be used (no GPU, bad index, no driver).
-  explicit CudaBackend(int device = 0);
+  // Throws std::runtime_error when the device cannot be used (no GPU, bad index, no driver)
+  // or cannot do what `options` ask (TF32 below compute capability 8.0).
+  explicit CudaBackend(int device = 0, BackendOptions options = {});
   ~CudaBackend() override;
   CudaBackend(const CudaBackend&) = delete;
   CudaBackend& operator=(const CudaBackend&) = delete;
@@ -28,6 +40,7 @@ class CudaBackend final : public Backend {
   void copy_to_device(void* device_dst, const void* host_src, size_t bytes) override;
   void copy_to_host(void* host_dst, const void* device_src, size_t bytes) override;
   void copy_on_device(void* device_dst, const void* device_src, size_t bytes) override;
+  void stage_to_device(void* device_dst, const void* host_src, size_t bytes) override;
 
   void gather_batch(std::span<const kernels::GatherProblem> problems) override;
   void grouped_gemm(std::span<const kernels::GemmProblem> problems) override;
@@ -36,15 +49,37 @@ class CudaBackend final : public Backend {
   void softmax_cross_entropy(std::span<const kernels::SoftmaxCrossEntropyProblem> problems) override;
   void optimizer_update(std::span<const kernels::OptimizerProblem> problems) override;
   void synchronize() override;
+  void issue_step(uint64_t key, const std::function<void()>& issue) override;
+  bool replays_steps() const override { return graphs_; }
+
+  int graph_captures() const { return graph_captures_; }  // how often issue_step captured anew
 
  private:
+  // A pinned host buffer that stage_to_device copies from, and the event that marks the
+  // end of the last copy out of it. Several in turn, so staging rarely waits.
+  struct StagingBuffer {
+    void* host = nullptr;
+    size_t capacity = 0;
+    cudaEvent_t copied = nullptr;
+  };
+
   // Makes this backend's GPU the calling thread's current device: several backends (one
   // per GPU) may be driven from one thread, and CUDA calls act on the current device.
   void make_current() const;
 
+  void release_graph() noexcept;
+
   int device_ = 0;
+  BackendOptions options_;
   cudaStream_t stream_ = nullptr;
   std::string description_;
+  std::unique_ptr<kernels::CublasGroupedGemm> cublas_;  // when options_.gemm is kCublas
+  std::array<StagingBuffer, 4> staging_{};
+  size_t next_staging_ = 0;
+  bool graphs_ = false;
+  cudaGraphExec_t graph_ = nullptr;
+  uint64_t graph_key_ = 0;
+  int graph_captures_ = 0;
 };
 
 }  // namespace gpu_tune

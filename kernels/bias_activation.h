@@ -3,6 +3,7 @@
 //   forward:  z += bias (kept as the pre-activation), out = dropout(activation(z))
 //   backward: grad = grad * dropout_factor * activation'(z) in place, and
 //             bias_grad = column sums of the new grad (the reduction over the batch).
+#include <cstdint>
 #include <span>
 
 #include "kernels/activation.h"
@@ -21,6 +22,7 @@ struct BiasActivationForward {
   float* out = nullptr;    // may equal z for kIdentity without dropout
   Activation activation = Activation::kIdentity;
   DropoutParams dropout;
+  const int32_t* dynamic_rows = nullptr;  // run-time rows (see run_time_size); rows is the bound
 };
 
 struct BiasActivationBackward {
@@ -30,7 +32,27 @@ struct BiasActivationBackward {
   Activation activation = Activation::kIdentity;
   DropoutParams dropout;     // must equal the forward pass's
   float* bias_grad = nullptr;  // cols values, overwritten
+  const int32_t* dynamic_rows = nullptr;  // run-time rows; rows is the bound
 };
+
+// The problem with its run-time values read now (for the CPU forms, which run at once).
+inline DropoutParams with_run_time_values(DropoutParams d) {
+  d.stream = run_time_stream(d);
+  d.dynamic_base = nullptr;
+  return d;
+}
+inline BiasActivationForward with_run_time_values(BiasActivationForward p) {
+  p.rows = run_time_size(p.dynamic_rows, p.rows);
+  p.dynamic_rows = nullptr;
+  p.dropout = with_run_time_values(p.dropout);
+  return p;
+}
+inline BiasActivationBackward with_run_time_values(BiasActivationBackward p) {
+  p.rows = run_time_size(p.dynamic_rows, p.rows);
+  p.dynamic_rows = nullptr;
+  p.dropout = with_run_time_values(p.dropout);
+  return p;
+}
 
 // CPU reference. The bias gradient sums rows in order: deterministic.
 void bias_activation_forward_cpu(std::span<const BiasActivationForward> problems);

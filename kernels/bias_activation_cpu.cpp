@@ -27,8 +27,9 @@ std::vector<Piece> split(std::span<const Problem> problems, bool by_columns) {
 }
 }  // namespace
 
-void bias_activation_forward_cpu(std::span<const BiasActivationForward> problems) {
-  const std::vector<Piece> pieces = split(problems, /*by_columns=*/false);
+void bias_activation_forward_cpu(std::span<const BiasActivationForward> given) {
+  const std::vector<BiasActivationForward> problems = resolve_run_time_values(given);
+  const std::vector<Piece> pieces = split(std::span(problems), /*by_columns=*/false);
   parallel_for(static_cast<int64_t>(pieces.size()), [&](int64_t i) {
     const BiasActivationForward& p = problems[pieces[i].problem];
     for (int64_t r = pieces[i].range.begin; r < pieces[i].range.end; ++r) {
@@ -42,9 +43,10 @@ void bias_activation_forward_cpu(std::span<const BiasActivationForward> problems
   });
 }
 
-void bias_activation_backward_cpu(std::span<const BiasActivationBackward> problems) {
+void bias_activation_backward_cpu(std::span<const BiasActivationBackward> given) {
+  const std::vector<BiasActivationBackward> problems = resolve_run_time_values(given);
   // Split by columns so each bias-gradient sum runs over all rows, in order, in one piece.
-  const std::vector<Piece> pieces = split(problems, /*by_columns=*/true);
+  const std::vector<Piece> pieces = split(std::span(problems), /*by_columns=*/true);
   parallel_for(static_cast<int64_t>(pieces.size()), [&](int64_t i) {
     const BiasActivationBackward& p = problems[pieces[i].problem];
     const int64_t c0 = pieces[i].range.begin, c1 = pieces[i].range.end;

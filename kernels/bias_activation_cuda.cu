@@ -32,6 +32,7 @@ struct ForwardDescriptor {
   float* z;
   const float* bias;
   float* out;
+  const int32_t* dynamic_rows;
   int rows, cols;
   Activation activation;
   DropoutParams dropout;
@@ -45,15 +46,17 @@ __global__ void __launch_bounds__(kForwardThreads) bias_activation_forward_kerne
     const __grid_constant__ ForwardBatch batch) {
   const int problem = find_problem(batch, static_cast<int>(blockIdx.x));
   const ForwardDescriptor& p = batch.problems[problem];
-  const int elements = p.rows * p.cols;  // below 2^31, checked on the host
+  const int elements = run_time_size(p.dynamic_rows, p.rows) * p.cols;  // below 2^31, checked on the host
   const int chunk_start = (static_cast<int>(blockIdx.x) - batch.first_block[problem]) * kForwardChunk;
+  if (chunk_start >= elements) return;
+  const uint64_t stream = run_time_stream(p.dropout);
 #pragma unroll
   for (int i = 0; i < kForwardPerThread; ++i) {
     const int e = chunk_start + i * kForwardThreads + static_cast<int>(threadIdx.x);
     if (e >= elements) break;
     const float z = p.z[e] + p.bias[e % p.cols];
     p.z[e] = z;
-    p.out[e] = activation_forward(p.activation, z) * dropout_factor(p.dropout, static_cast<uint64_t>(e));
+    p.out[e] = activation_forward(p.activation, z) * dropout_factor(p.dropout, stream, static_cast<uint64_t>(e));
   }
 }
 
@@ -71,6 +74,7 @@ struct BackwardDescriptor {
   float* grad;
   const float* z;
   float* bias_grad;
+  const int32_t* dynamic_rows;
   int rows, cols;
   Activation activation;
   DropoutParams dropout;
@@ -87,11 +91,13 @@ __global__ void __launch_bounds__(kBackwardThreads) bias_activation_backward_ker
   const int group = static_cast<int>(threadIdx.x) / kBackwardColumns;
   const int col = (static_cast<int>(blockIdx.x) - batch.first_block[problem]) * kBackwardColumns + lane;
 
+  const int rows = run_time_size(p.dynamic_rows, p.rows);
+  const uint64_t stream = run_time_stream(p.dropout);
   float sum = 0.0f;
   if (col < p.cols) {
-    for (int row = group; row < p.rows; row += kBackwardRowGroups) {
+    for (int row = group; row < rows; row += kBackwardRowGroups) {
       const int e = row * p.cols + col;  // below 2^31, checked on the host
-      const float g = p.grad[e] * dropout_factor(p.dropout, static_cast<uint64_t>(e)) *
+      const float g = p.grad[e] * dropout_factor(p.dropout, stream, static_cast<uint64_t>(e)) *
                       activation_derivative(p.activation, p.z[e]);
       p.grad[e] = g;
       sum += g;
@@ -142,7 +148,7 @@ void bias_activation_forward_cuda(std::span<const BiasActivationForward> problem
   BatchLauncher<ForwardDescriptor, decltype(launch)> launcher(launch);
   for (size_t i = 0; i < problems.size(); ++i) {
     const BiasActivationForward& q = problems[i];
-    const ForwardDescriptor d{q.z, q.bias, q.out, q.rows, q.cols, q.activation, q.dropout};
+    const ForwardDescriptor d{q.z, q.bias, q.out, q.dynamic_rows, q.rows, q.cols, q.activation, q.dropout};
     launcher.add(d, ceil_div(static_cast<int64_t>(q.rows) * q.cols, kForwardChunk), kOp, i);
   }
   launcher.finish();
@@ -165,7 +171,7 @@ void bias_activation_backward_cuda(std::span<const BiasActivationBackward> probl
   BatchLauncher<BackwardDescriptor, decltype(launch)> launcher(launch);
   for (size_t i = 0; i < problems.size(); ++i) {
     const BiasActivationBackward& q = problems[i];
-    const BackwardDescriptor d{q.grad, q.z, q.bias_grad, q.rows, q.cols, q.activation, q.dropout};
+    const BackwardDescriptor d{q.grad, q.z, q.bias_grad, q.dynamic_rows, q.rows, q.cols, q.activation, q.dropout};
     launcher.add(d, ceil_div(q.cols, kBackwardColumns), kOp, i);
   }
   launcher.finish();

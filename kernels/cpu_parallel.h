@@ -4,8 +4,20 @@
 #include <algorithm>
 #include <cstdint>
 #include <functional>
+#include <span>
+#include <vector>
 
 namespace gpu_tune::kernels {
+
+// The CPU forms run the work when called, so they read the problems' run-time values
+// (see run_time_value) up front; each problem type has with_run_time_values().
+template <typename Problem>
+std::vector<Problem> resolve_run_time_values(std::span<const Problem> problems) {
+  std::vector<Problem> resolved;
+  resolved.reserve(problems.size());
+  for (const Problem& p : problems) resolved.push_back(with_run_time_values(p));
+  return resolved;
+}
 
 int cpu_thread_count();
 

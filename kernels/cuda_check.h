@@ -6,7 +6,8 @@
 // Kernel launches report most errors only at a later synchronisation. Building with
 // GPU_TUNE_CUDA_SYNC_CHECK (CMake option of the same name) synchronises the stream after
 // every launch, so a bad kernel is blamed at its own launch; it is a debugging aid and
-// must stay off for timing and for CUDA-graph capture, where synchronising is illegal.
+// must stay off for timing. Launches being captured into a CUDA graph are not
+// synchronised (that is illegal during capture).
 #include <cuda_runtime_api.h>  // cudaError_t, cudaGetLastError, cudaStreamSynchronize
 
 #include <stdexcept>
@@ -27,7 +28,11 @@ inline void check_launch(cudaStream_t stream, const char* kernel, const char* fi
   // cudaGetLastError also clears a launch error, so one bad launch is reported once.
   check_cuda(cudaGetLastError(), kernel, file, line);
 #if defined(GPU_TUNE_CUDA_SYNC_CHECK)
-  check_cuda(cudaStreamSynchronize(stream), kernel, file, line);
+  // Synchronising a stream that is being captured into a graph would end the capture:
+  // captured launches are checked when the graph runs.
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  check_cuda(cudaStreamIsCapturing(stream, &capture), kernel, file, line);
+  if (capture == cudaStreamCaptureStatusNone) check_cuda(cudaStreamSynchronize(stream), kernel, file, line);
 #else
   (void)stream;
 #endif

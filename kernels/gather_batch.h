@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <span>
 
+#include "kernels/host_device.h"
+
 #ifdef GPU_TUNE_WITH_CUDA
 typedef struct CUstream_st* cudaStream_t;  // as cuda_runtime_api.h declares it
 #endif
@@ -21,7 +23,19 @@ struct GatherProblem {
   float shift = 0.0f;
   float* out = nullptr;             // rows x features
   int32_t* out_labels = nullptr;    // rows
+  // Run-time values (see run_time_size): this step's rows (rows is the bound) and an
+  // offset added to `indices` (a slot's position in its epoch order).
+  const int32_t* dynamic_rows = nullptr;
+  const int64_t* dynamic_index_offset = nullptr;
 };
+
+inline GatherProblem with_run_time_values(GatherProblem p) {
+  p.rows = run_time_size(p.dynamic_rows, p.rows);
+  p.indices += run_time_value(p.dynamic_index_offset, int64_t{0});
+  p.dynamic_rows = nullptr;
+  p.dynamic_index_offset = nullptr;
+  return p;
+}
 
 void gather_batch_cpu(std::span<const GatherProblem> problems);
 

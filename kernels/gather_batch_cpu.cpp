@@ -5,7 +5,8 @@
 
 namespace gpu_tune::kernels {
 
-void gather_batch_cpu(std::span<const GatherProblem> problems) {
+void gather_batch_cpu(std::span<const GatherProblem> given) {
+  const std::vector<GatherProblem> problems = resolve_run_time_values(given);
   const int threads = cpu_thread_count();
   struct Piece {
     size_t problem;

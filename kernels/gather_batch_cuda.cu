@@ -34,6 +34,8 @@ struct GatherDescriptor {
   const int32_t* indices;
   float* out;
   int32_t* out_labels;
+  const int32_t* dynamic_rows;
+  const int64_t* dynamic_index_offset;
   int rows, features;
   float scale, shift;
 };
@@ -44,9 +46,10 @@ __global__ void __launch_bounds__(kThreads) gather_batch_kernel(const __grid_con
   const int problem = find_problem(batch, static_cast<int>(blockIdx.x));
   const GatherDescriptor& p = batch.problems[problem];
   const int first_row = (static_cast<int>(blockIdx.x) - batch.first_block[problem]) * kRowsPerBlock;
-  const int last_row = min(first_row + kRowsPerBlock, p.rows);
+  const int last_row = min(first_row + kRowsPerBlock, run_time_size(p.dynamic_rows, p.rows));
+  const int32_t* indices = p.indices + run_time_value(p.dynamic_index_offset, int64_t{0});
   for (int r = first_row; r < last_row; ++r) {
-    const int64_t image = p.indices[r];
+    const int64_t image = indices[r];
     const uint8_t* src = p.images + image * p.features;
     float* dst = p.out + static_cast<int64_t>(r) * p.features;
     for (int f = static_cast<int>(threadIdx.x); f < p.features; f += kThreads)
@@ -77,7 +80,8 @@ void gather_batch_cuda(std::span<const GatherProblem> problems, cudaStream_t str
   BatchLauncher<GatherDescriptor, decltype(launch)> launcher(launch);
   for (size_t i = 0; i < problems.size(); ++i) {
     const GatherProblem& q = problems[i];
-    const GatherDescriptor d{q.images, q.labels, q.indices, q.out, q.out_labels, q.rows, q.features, q.scale, q.shift};
+    const GatherDescriptor d{q.images,       q.labels,   q.indices,    q.out,     q.out_labels, q.dynamic_rows,
+                             q.dynamic_index_offset, q.rows, q.features, q.scale, q.shift};
     launcher.add(d, ceil_div(q.rows, kRowsPerBlock), "gather_batch", i);
   }
   launcher.finish();

@@ -61,12 +61,12 @@ struct GemmProblem {
   const int32_t* dynamic_k = nullptr;
 };
 
-// The sizes a problem has when it runs.
-GPU_TUNE_HD int effective_m(const GemmProblem& p) {
-  return p.dynamic_m != nullptr && *p.dynamic_m < p.m ? *p.dynamic_m : p.m;
-}
-GPU_TUNE_HD int effective_k(const GemmProblem& p) {
-  return p.dynamic_k != nullptr && *p.dynamic_k < p.k ? *p.dynamic_k : p.k;
+// The problem with its run-time sizes read now (for the CPU form, which runs at once).
+inline GemmProblem with_run_time_values(GemmProblem p) {
+  p.m = run_time_size(p.dynamic_m, p.m);
+  p.k = run_time_size(p.dynamic_k, p.k);
+  p.dynamic_m = p.dynamic_k = nullptr;
+  return p;
 }
 
 // Throws std::invalid_argument naming the problem index when a problem is malformed.

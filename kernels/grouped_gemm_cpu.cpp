@@ -93,14 +93,7 @@ std::vector<GemmProblem> with_tf32_operands(std::span<const GemmProblem> problem
 void grouped_gemm_cpu(std::span<const GemmProblem> problems, GemmPrecision precision) {
   validate_gemm_problems(problems);
   if (std::any_of(problems.begin(), problems.end(), [](const GemmProblem& p) { return p.dynamic_m || p.dynamic_k; })) {
-    // On the CPU the work runs now: the run-time sizes are read here.
-    std::vector<GemmProblem> resolved(problems.begin(), problems.end());
-    for (GemmProblem& p : resolved) {
-      p.m = effective_m(p);
-      p.k = effective_k(p);
-      p.dynamic_m = p.dynamic_k = nullptr;
-    }
-    grouped_gemm_cpu(resolved, precision);
+    grouped_gemm_cpu(resolve_run_time_values(problems), precision);
     return;
   }
   if (precision == GemmPrecision::kTf32) {

@@ -31,16 +31,6 @@ struct OptimizerSettings {
   bool nesterov = false;      // SGD only
 };
 
-struct OptimizerProblem {
-  int64_t count = 0;
-  float* params = nullptr;
-  const float* grads = nullptr;
-  float* first_moment = nullptr;   // Adam m, or SGD momentum buffer; never null
-  float* second_moment = nullptr;  // Adam v; unused by SGD
-  OptimizerSettings settings;
-  int64_t step = 1;                // 1-based count of updates, for bias correction
-};
-
 // Step-dependent constants, computed once per problem on the host.
 struct OptimizerStepConstants {
   float step_size = 0.0f;             // Adam: lr / (1 - beta1^t)
@@ -56,6 +46,19 @@ inline OptimizerStepConstants optimizer_step_constants(const OptimizerSettings& 
   c.decay_factor = s.kind == OptimizerKind::kAdamW ? 1.0f - s.learning_rate * s.weight_decay : 1.0f;
   return c;
 }
+
+struct OptimizerProblem {
+  int64_t count = 0;
+  float* params = nullptr;
+  const float* grads = nullptr;
+  float* first_moment = nullptr;   // Adam m, or SGD momentum buffer; never null
+  float* second_moment = nullptr;  // Adam v; unused by SGD
+  OptimizerSettings settings;
+  int64_t step = 1;                // 1-based count of updates, for bias correction
+  // Run-time form (see run_time_value): the step's constants read from the backend's
+  // memory when the update runs; `step` is then ignored.
+  const OptimizerStepConstants* dynamic_constants = nullptr;
+};
 
 // One parameter's update; m and v are that parameter's optimizer state.
 GPU_TUNE_HD void optimizer_update_element(const OptimizerSettings& s, const OptimizerStepConstants& c,

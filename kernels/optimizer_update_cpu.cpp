@@ -31,7 +31,8 @@ void optimizer_update_cpu(std::span<const OptimizerProblem> problems) {
   std::vector<Piece> pieces;
   for (size_t i = 0; i < problems.size(); ++i) {
     const OptimizerProblem& p = problems[i];
-    const OptimizerStepConstants constants = optimizer_step_constants(p.settings, p.step);
+    const OptimizerStepConstants constants =
+        p.dynamic_constants != nullptr ? *p.dynamic_constants : optimizer_step_constants(p.settings, p.step);
     const int64_t parts = piece_count(p.count, kMinPerPiece, threads);
     for (int64_t part = 0; part < parts; ++part) pieces.push_back({i, split_range(p.count, parts, part), constants});
   }

@@ -39,6 +39,7 @@ struct OptimizerDescriptor {
   int64_t count;
   OptimizerSettings settings;
   OptimizerStepConstants constants;
+  const OptimizerStepConstants* dynamic_constants;  // replaces `constants` when set
 };
 using OptimizerBatch = cuda_detail::ProblemBatch<OptimizerDescriptor>;
 static_assert(sizeof(OptimizerBatch) <= cuda_detail::kKernelParameterBudget);
@@ -48,6 +49,7 @@ __global__ void __launch_bounds__(kThreads) optimizer_update_kernel(const __grid
   const OptimizerDescriptor& p = batch.problems[problem];
   const int64_t chunk_start = static_cast<int64_t>(static_cast<int>(blockIdx.x) - batch.first_block[problem]) * kChunk;
   const bool has_second_moment = p.second_moment != nullptr;
+  const OptimizerStepConstants constants = run_time_value(p.dynamic_constants, p.constants);
 #pragma unroll
   for (int i = 0; i < kPerThread; ++i) {
     const int64_t e = chunk_start + i * kThreads + static_cast<int64_t>(threadIdx.x);
@@ -55,7 +57,7 @@ __global__ void __launch_bounds__(kThreads) optimizer_update_kernel(const __grid
     float param = p.params[e];
     float m = p.first_moment[e];
     float v = has_second_moment ? p.second_moment[e] : 0.0f;
-    optimizer_update_element(p.settings, p.constants, param, p.grads[e], m, v);
+    optimizer_update_element(p.settings, constants, param, p.grads[e], m, v);
     p.params[e] = param;
     p.first_moment[e] = m;
     if (has_second_moment) p.second_moment[e] = v;
@@ -90,7 +92,8 @@ void optimizer_update_cuda(std::span<const OptimizerProblem> problems, cudaStrea
     const OptimizerProblem& q = problems[i];
     if (q.count == 0) continue;
     const OptimizerDescriptor d{q.params,   q.grads,    q.first_moment, q.second_moment,
-                                q.count,    q.settings, optimizer_step_constants(q.settings, q.step)};
+                                q.count,    q.settings, optimizer_step_constants(q.settings, q.step),
+                                q.dynamic_constants};
     launcher.add(d, ceil_div(q.count, kChunk), "optimizer_update", i);
   }
   launcher.finish();

@@ -29,7 +29,18 @@ struct SoftmaxCrossEntropyProblem {
   float* grad = nullptr;           // rows x classes, or null for evaluation
   float grad_scale = 0.0f;         // 1 / batch for the mean loss
   MetricSums* sums = nullptr;      // one per problem; this call adds to it
+  // Run-time values (see run_time_size): rows (rows is the bound) and grad_scale.
+  const int32_t* dynamic_rows = nullptr;
+  const float* dynamic_grad_scale = nullptr;
 };
+
+inline SoftmaxCrossEntropyProblem with_run_time_values(SoftmaxCrossEntropyProblem p) {
+  p.rows = run_time_size(p.dynamic_rows, p.rows);
+  p.grad_scale = run_time_value(p.dynamic_grad_scale, p.grad_scale);
+  p.dynamic_rows = nullptr;
+  p.dynamic_grad_scale = nullptr;
+  return p;
+}
 
 // One row's loss; writes the gradient when grad_row is not null. Returns the loss and
 // sets *is_correct.

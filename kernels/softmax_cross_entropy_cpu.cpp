@@ -6,7 +6,8 @@
 
 namespace gpu_tune::kernels {
 
-void softmax_cross_entropy_cpu(std::span<const SoftmaxCrossEntropyProblem> problems) {
+void softmax_cross_entropy_cpu(std::span<const SoftmaxCrossEntropyProblem> given) {
+  const std::vector<SoftmaxCrossEntropyProblem> problems = resolve_run_time_values(given);
   // One problem per piece: its loss sum runs over rows in order (deterministic).
   parallel_for(static_cast<int64_t>(problems.size()), [&](int64_t i) {
     const SoftmaxCrossEntropyProblem& p = problems[i];

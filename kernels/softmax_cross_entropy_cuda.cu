@@ -35,6 +35,8 @@ struct SoftmaxDescriptor {
   const int32_t* labels;
   float* grad;
   MetricSums* sums;
+  const int32_t* dynamic_rows;
+  const float* dynamic_grad_scale;
   int rows, classes;
   float grad_scale;
 };
@@ -47,10 +49,12 @@ __global__ void __launch_bounds__(kThreads) softmax_cross_entropy_kernel(const _
   // One block per problem: the block index is the problem index.
   const SoftmaxDescriptor& p = batch.problems[blockIdx.x];
   const int tid = static_cast<int>(threadIdx.x);
+  const int rows = run_time_size(p.dynamic_rows, p.rows);
+  const float grad_scale = run_time_value(p.dynamic_grad_scale, p.grad_scale);
 
   double loss_sum = 0.0;
   int correct = 0;
-  for (int r = tid; r < p.rows; r += kThreads) {
+  for (int r = tid; r < rows; r += kThreads) {
     const float* logits = p.logits + static_cast<int64_t>(r) * p.classes;
     float* grad = p.grad != nullptr ? p.grad + static_cast<int64_t>(r) * p.classes : nullptr;
     const int label = p.labels[r];
@@ -63,7 +67,7 @@ __global__ void __launch_bounds__(kThreads) softmax_cross_entropy_kernel(const _
       continue;
     }
     bool is_correct = false;
-    loss_sum += softmax_cross_entropy_row(logits, p.classes, label, grad, p.grad_scale, &is_correct);
+    loss_sum += softmax_cross_entropy_row(logits, p.classes, label, grad, grad_scale, &is_correct);
     correct += is_correct ? 1 : 0;
   }
 
@@ -82,7 +86,7 @@ __global__ void __launch_bounds__(kThreads) softmax_cross_entropy_kernel(const _
   if (tid == 0) {
     p.sums->loss_sum += loss_partial[0];
     p.sums->correct += static_cast<double>(correct_partial[0]);
-    p.sums->count += static_cast<double>(p.rows);
+    p.sums->count += static_cast<double>(rows);
   }
 }
 
@@ -115,7 +119,8 @@ void softmax_cross_entropy_cuda(std::span<const SoftmaxCrossEntropyProblem> prob
   BatchLauncher<SoftmaxDescriptor, decltype(launch)> launcher(launch);
   for (size_t i = 0; i < problems.size(); ++i) {
     const SoftmaxCrossEntropyProblem& q = problems[i];
-    const SoftmaxDescriptor d{q.logits, q.labels, q.grad, q.sums, q.rows, q.classes, q.grad_scale};
+    const SoftmaxDescriptor d{q.logits,  q.labels,  q.grad,   q.sums, q.dynamic_rows, q.dynamic_grad_scale,
+                              q.rows,    q.classes, q.grad_scale};
     launcher.add(d, q.rows > 0 ? 1 : 0, "softmax_cross_entropy", i);
   }
   launcher.finish();

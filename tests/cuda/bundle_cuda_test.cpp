@@ -15,6 +15,7 @@
 #include "engine/data/dataset.h"
 #include "engine/trainer.h"
 #include "tests/cuda/cuda_test_utils.h"
+#include "tests/engine/bundle_configs.h"
 #include "tests/engine/synthetic_data.h"
 
 namespace gpu_tune {
@@ -27,45 +28,9 @@ using cuda_test::backend;
 // parameters by the learning rate or more.
 constexpr double kParameterTolerance = 1e-4;
 
-TrainingConfig make_config(const char* hidden, int batch, float lr, kernels::OptimizerKind kind, float dropout,
-                           uint64_t seed, kernels::Activation activation = kernels::Activation::kRelu) {
-  TrainingConfig c;
-  c.model = parse_model(hidden, 16, 3);
-  c.model.activation = activation;
-  c.batch_size = batch;
-  c.optimizer.kind = kind;
-  c.optimizer.learning_rate = lr;
-  c.optimizer.momentum = kind == kernels::OptimizerKind::kSgd ? 0.9f : 0.0f;
-  c.optimizer.weight_decay = kind == kernels::OptimizerKind::kAdamW ? 1e-2f : 0.0f;
-  c.dropout = dropout;
-  c.seed = seed;
-  return c;
-}
-
-// Different widths, depths, batch sizes (a partial last batch included), optimizers,
-// activations and dropout rates.
-std::vector<TrainingConfig> varied_configs() {
-  using kernels::Activation;
-  using kernels::OptimizerKind;
-  return {
-      make_config("100", 32, 1e-3f, OptimizerKind::kAdam, 0.0f, 1),
-      make_config("33-17", 7, 3e-3f, OptimizerKind::kAdamW, 0.2f, 2, Activation::kTanh),
-      make_config("64-48-20", 50, 5e-2f, OptimizerKind::kSgd, 0.0f, 3),
-      make_config("5", 1, 1e-2f, OptimizerKind::kAdam, 0.1f, 4, Activation::kGelu),
-      make_config("257-65", 64, 1e-3f, OptimizerKind::kAdam, 0.3f, 5),
-      make_config("7-7-7-7", 13, 2e-3f, OptimizerKind::kAdamW, 0.0f, 6, Activation::kGelu),
-  };
-}
-
-double relative_difference(const std::vector<float>& got, const std::vector<float>& ref) {
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < ref.size(); ++i) {
-    if (!std::isfinite(got[i])) return INFINITY;
-    diff += (double(got[i]) - ref[i]) * (double(got[i]) - ref[i]);
-    norm += double(ref[i]) * ref[i];
-  }
-  return std::sqrt(diff / std::max(norm, 1e-300));
-}
+using testing::make_config;
+using testing::relative_difference;
+using testing::varied_configs;
 
 TEST(BundleCudaTest, SameBundleOnGpuAndCpuEndsWithTheSameParameters) {
   GPU_TUNE_REQUIRE_GPU();
@@ -111,6 +76,66 @@ TEST(BundleCudaTest, SameBundleOnGpuAndCpuEndsWithTheSameParameters) {
     EXPECT_NEAR(g.loss_sum, c.loss_sum, 1e-4 * std::abs(c.loss_sum));
     // A near-tie between two logits may break differently; more than one is a bug.
     EXPECT_NEAR(g.correct, c.correct, 1.0);
+  }
+}
+
+// A step captured once as a CUDA graph and replayed gives the same bits as every step
+// issued afresh: through short last batches, reshuffles, dropout, bias correction, and a
+// refill (which captures again). The CPU form of the same check is StepReplay.
+TEST(BundleCudaTest, GraphReplayEqualsStepsIssuedAfresh) {
+  GPU_TUNE_REQUIRE_GPU();
+  const data::Dataset dataset = testing::synthetic_dataset(/*train=*/157, 20, 20);
+  constexpr int kSteps = 40;
+  CudaBackend with_graphs(0, BackendOptions{.cuda_graphs = true});
+  CudaBackend without_graphs(0, BackendOptions{.cuda_graphs = false});
+  ASSERT_TRUE(with_graphs.replays_steps());
+  ASSERT_FALSE(without_graphs.replays_steps());
+  const testing::TrainingRun replayed = testing::train_with_refill(with_graphs, dataset, kSteps);
+  const testing::TrainingRun issued = testing::train_with_refill(without_graphs, dataset, kSteps);
+  EXPECT_EQ(with_graphs.graph_captures(), 2) << "one capture per set of slots";
+  ASSERT_EQ(replayed.parameters.size(), issued.parameters.size());
+  for (size_t i = 0; i < issued.parameters.size(); ++i) {
+    EXPECT_TRUE(kernels::test::bitwise_equal(replayed.parameters[i], issued.parameters[i])) << "slot " << i;
+    EXPECT_EQ(replayed.train_sums[i].loss_sum, issued.train_sums[i].loss_sum) << "slot " << i;
+    EXPECT_EQ(replayed.train_sums[i].count, issued.train_sums[i].count) << "slot " << i;
+  }
+}
+
+// TF32 on the GPU trains like the CPU's TF32 emulation (the same rounded operands), and
+// the cuBLAS path like our kernels.
+TEST(BundleCudaTest, Tf32AndCublasBundlesMatchTheirCpuReferences) {
+  GPU_TUNE_REQUIRE_GPU();
+  const data::Dataset dataset = testing::synthetic_dataset(/*train=*/157, 20, 20);
+  constexpr int kSteps = 30;
+  const std::vector<TrainingConfig> configs = varied_configs();
+  const BundleOptions options{.capacity = static_cast<int>(configs.size())};
+  for (const BackendOptions& gpu_options :
+       {BackendOptions{.precision = kernels::GemmPrecision::kTf32},
+        BackendOptions{.gemm = GemmLibrary::kCublas},
+        BackendOptions{.precision = kernels::GemmPrecision::kTf32, .gemm = GemmLibrary::kCublas}}) {
+    CudaBackend gpu(0, gpu_options);
+    SCOPED_TRACE(gpu.device_description());
+    CpuBackend cpu(gpu_options.precision);
+    Bundle on_gpu(gpu, dataset, options), on_cpu(cpu, dataset, options);
+    for (size_t i = 0; i < configs.size(); ++i) {
+      on_gpu.add(configs[i], i);
+      on_cpu.add(configs[i], i);
+    }
+    for (int s = 0; s < kSteps; ++s) {
+      on_gpu.step();
+      on_cpu.step();
+    }
+    for (int slot = 0; slot < static_cast<int>(configs.size()); ++slot) {
+      const double difference = relative_difference(on_gpu.parameters(slot), on_cpu.parameters(slot));
+      // TF32: a float-rounding difference upstream can move an operand across a TF32
+      // rounding boundary (a 2^-11 jump), so the runs drift apart faster than in FP32.
+      // Through cuBLAS the operands may even be rounded differently from our emulation
+      // (see grouped_gemm_cublas.h).
+      const bool tf32 = gpu_options.precision == kernels::GemmPrecision::kTf32;
+      const bool cublas = gpu_options.gemm == GemmLibrary::kCublas;
+      const double tolerance = !tf32 ? kParameterTolerance : cublas ? 1e-2 : 1e-3;
+      EXPECT_LT(difference, tolerance) << configs[slot].describe();
+    }
   }
 }
 

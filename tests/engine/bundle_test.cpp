@@ -6,40 +6,14 @@
 
 #include "engine/bundle.h"
 #include "engine/cpu_backend.h"
+#include "tests/engine/bundle_configs.h"
 #include "tests/engine/synthetic_data.h"
 
 namespace gpu_tune {
 namespace {
 
-std::vector<TrainingConfig> varied_configs() {
-  auto make = [](const char* hidden, int batch, float lr, kernels::OptimizerKind kind, float dropout, uint64_t seed) {
-    TrainingConfig c;
-    c.model = parse_model(hidden, 16, 3);
-    c.batch_size = batch;
-    c.optimizer.kind = kind;
-    c.optimizer.learning_rate = lr;
-    c.optimizer.momentum = kind == kernels::OptimizerKind::kSgd ? 0.9f : 0.0f;
-    c.optimizer.weight_decay = kind == kernels::OptimizerKind::kAdamW ? 1e-2f : 0.0f;
-    c.dropout = dropout;
-    c.seed = seed;
-    return c;
-  };
-  return {
-      make("100", 32, 1e-3f, kernels::OptimizerKind::kAdam, 0.0f, 1),
-      make("33-17", 7, 3e-3f, kernels::OptimizerKind::kAdamW, 0.2f, 2),
-      make("64-48-20", 50, 5e-2f, kernels::OptimizerKind::kSgd, 0.0f, 3),
-      make("5", 1, 1e-2f, kernels::OptimizerKind::kAdam, 0.1f, 4),
-  };
-}
-
-double relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
-  double diff = 0, norm = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
-    norm += double(b[i]) * b[i];
-  }
-  return std::sqrt(diff / std::max(norm, 1e-300));
-}
+using testing::relative_difference;
+using testing::varied_configs;
 
 TEST(Bundle, SlotsMatchTheirSoloRuns) {
   const data::Dataset dataset = testing::synthetic_dataset(/*train=*/157, 20, 20);
