@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check: builds gpu_tune on a GPU machine and runs the CUDA tests beside the CPU
-# suites, then the CUDA tests' short cases under compute-sanitizer, and prints a summary.
+# suites, then the CUDA tests' short cases under compute-sanitizer, then (with --bench) the
+# benchmarks beside cuBLAS and PyTorch, and prints a summary table last.
 #
 # The GPU machine has the CUDA toolkit, CMake, ninja and a C++ compiler but none of
 # Debian's -dev packages: scripts/pack-device-deps.sh packs those (and the data) into
@@ -8,8 +9,13 @@
 # folder cannot travel instead: 'native' CUDA architectures are those of the GPU at hand.
 #
 #   scripts/device-check.sh [--build-dir DIR] [--jobs N] [--arch ARCHS] [--no-sync-check]
-#                           [--cuda-only] [--skip-sanitizers]
+#                           [--cuda-only] [--skip-sanitizers] [--skip-tests] [--bench]
 #
+# --bench builds a second tree without the per-launch synchronisation (it would distort
+# every figure) and runs benchmarks/grouped_gemm_benchmark (against cuBLAS),
+# benchmarks/bundle_throughput in fp32 and tf32 (S = 1, 8, 64, 256) and, where PyTorch
+# sees the GPU, benchmarks/pytorch_gpu_engine.py; results go to the logs folder and, when
+# $OUT is set, are copied there too.
 # --arch defaults to 'native' when nvidia-smi sees a GPU, else 90 (so the script also
 # builds, and the CUDA tests skip, on a machine without one). The build synchronises after
 # every kernel launch (GPU_TUNE_CUDA_SYNC_CHECK) unless --no-sync-check, so a failing
@@ -23,6 +29,8 @@ arch=""
 sync_check=ON
 cuda_only=0
 sanitizers=1
+tests=1
+bench=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --build-dir) build=$(realpath -m "$2"); shift 2 ;;
@@ -31,7 +39,9 @@ while [[ $# -gt 0 ]]; do
     --no-sync-check) sync_check=OFF; shift ;;
     --cuda-only) cuda_only=1; shift ;;
     --skip-sanitizers) sanitizers=0; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --skip-tests) tests=0; sanitizers=0; shift ;;
+    --bench) bench=1; shift ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "device-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -76,6 +86,13 @@ print_summary() {
     grep -c '\*\*\*Skipped' "$logs/ctest.log" | sed 's/^/skipped cases: /'
     sed -n '/The following tests FAILED/,$p' "$logs/ctest.log"
   fi
+  if [[ -f $logs/engine-table.md ]]; then
+    echo
+    cat "$logs/engine-table.md"
+  fi
+  if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then
+    cp -r "$logs" "$OUT/" 2>/dev/null || true
+  fi
 }
 trap print_summary EXIT
 
@@ -115,13 +132,17 @@ grep -E "^(BLAS_openblas_LIBRARY|GPU_TUNE_CBLAS_INCLUDE_DIR|GTest_DIR|CLI11_DIR|
 
 targets=(cuda_tests)
 [[ $cuda_only -eq 0 ]] && targets+=(kernel_tests engine_tests)
-step "build (${#targets[@]} test suites)" "$logs/build.log" cmake --build "$build" --target "${targets[@]}" -j "$jobs" || exit 1
+if [[ $tests -eq 1 ]]; then
+  step "build (${#targets[@]} test suites)" "$logs/build.log" cmake --build "$build" --target "${targets[@]}" -j "$jobs" || exit 1
+fi
 
 # ---- tests -------------------------------------------------------------------------------
 # Suites that were not built are listed by ctest as *_NOT_BUILT; leave them out. CPU suites
 # use every core through OpenMP, so only a few test processes run at once.
 exclude='_NOT_BUILT$'
-if [[ $cuda_only -eq 1 ]]; then
+if [[ $tests -eq 0 ]]; then
+  skip "ctest" "--skip-tests"
+elif [[ $cuda_only -eq 1 ]]; then
   step "ctest cuda_tests" "$logs/ctest.log" \
     ctest --test-dir "$build" --output-on-failure -j 4 -E "$exclude" --timeout 600 -R 'Cuda|BackendChoice'
 else
@@ -135,10 +156,11 @@ memcheck_cases='GroupedGemmCudaTest.ThirtySevenMixedProblemsInOneCall:GroupedGem
 memcheck_cases+=':BiasActivationCudaTest.ForwardThirtySevenProblemsInOneCall:BiasActivationCudaTest.BackwardThirtySevenProblemsInOneCall'
 memcheck_cases+=':SoftmaxCrossEntropyCudaTest.ThirtySevenProblemsInOneCall:OptimizerUpdateCudaTest.ThirtySevenSlotsInOneCall'
 memcheck_cases+=':GatherBatchCudaTest.ThirtySevenSlotsInOneCall:BundleCudaTest.BestParametersSaveAndRestoreOnTheGpu'
+memcheck_cases+=':GroupedGemmCudaTest.RunTimeSizesBelowTheBounds:BundleCudaTest.GraphReplayEqualsStepsIssuedAfresh'
 # Racecheck follows every shared-memory access, so fewer and smaller cases: the kernels
 # that use shared memory (GEMM tiles, bias-gradient partials, softmax sums).
 racecheck_cases='GroupedGemmCudaTest.EmptyAndZeroKProblemsAmongOthers:BiasActivationCudaTest.BackwardWithoutRowsWritesZeroBiasGradient'
-racecheck_cases+=':SoftmaxCrossEntropyCudaTest.SumsAreDeterministic'
+racecheck_cases+=':SoftmaxCrossEntropyCudaTest.SumsAreDeterministic:GroupedGemmCudaTest.ThirtySevenMixedProblemsInOneCallTf32'
 
 sanitizer=$(command -v compute-sanitizer || true)
 [[ -z $sanitizer && -x $cuda_home/compute-sanitizer/compute-sanitizer ]] && sanitizer=$cuda_home/compute-sanitizer/compute-sanitizer
@@ -149,12 +171,42 @@ elif [[ -z $sanitizer ]]; then
 elif ! nvidia-smi -L >/dev/null 2>&1; then
   skip "compute-sanitizer" "no GPU"
 else
-  step "memcheck (8 cases)" "$logs/memcheck.log" \
+  step "memcheck (10 cases)" "$logs/memcheck.log" \
     timeout 600 "$sanitizer" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_tests" --gtest_filter="$memcheck_cases"
-  step "racecheck (3 cases)" "$logs/racecheck.log" \
+  step "racecheck (4 cases)" "$logs/racecheck.log" \
     timeout 600 "$sanitizer" --tool racecheck --error-exitcode 99 \
     "$build/tests/cuda_tests" --gtest_filter="$racecheck_cases"
+fi
+
+# ---- benchmarks --------------------------------------------------------------------------
+if [[ $bench -eq 1 ]]; then
+  bench_build=$build-bench
+  step "configure benchmarks" "$logs/bench-configure.log" \
+    cmake -S "$repo" -B "$bench_build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DGPU_TUNE_CUDA=ON -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" -DCMAKE_CUDA_ARCHITECTURES="$arch" \
+    -DCMAKE_PREFIX_PATH="$deps/usr" -DCMAKE_LIBRARY_ARCHITECTURE=x86_64-linux-gnu \
+    -DGPU_TUNE_BUILD_BENCHMARKS=ON -DGPU_TUNE_CUDA_SYNC_CHECK=OFF &&
+  step "build benchmarks" "$logs/bench-build.log" \
+    cmake --build "$bench_build" --target grouped_gemm_benchmark bundle_throughput -j "$jobs" &&
+  {
+    step "grouped GEMM vs cuBLAS" "$logs/grouped-gemm.log" \
+      sh -c "timeout 300 '$bench_build/benchmarks/grouped_gemm_benchmark' > '$logs/grouped-gemm.jsonl'"
+    for precision in fp32 tf32; do
+      step "engine ($precision, S=1..256)" "$logs/engine-$precision.log" \
+        sh -c "timeout 300 '$bench_build/benchmarks/bundle_throughput' --backend cuda --precision $precision \
+               --model mlp_small,mlp_medium,mlp_large --slots 1,8,64,256 --steps 100 --warmup 20 --repeats 3 \
+               >> '$logs/engine.jsonl'"
+    done
+    if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+      step "PyTorch: sequential and vmap" "$logs/pytorch.log" \
+        sh -c "timeout 300 python3 '$repo/benchmarks/pytorch_gpu_engine.py' > '$logs/pytorch.jsonl'"
+    else
+      skip "PyTorch comparison" "no PyTorch with CUDA"
+    fi
+    python3 "$repo/benchmarks/summarize_gpu_benchmark.py" "$logs/engine.jsonl" \
+      $([[ -s $logs/pytorch.jsonl ]] && echo "$logs/pytorch.jsonl") > "$logs/engine-table.md" 2>&1
+  }
 fi
 
 exit $failed
