@@ -15,9 +15,10 @@
 // Staging reuse: a copy from pinned memory reads it when the stream reaches the copy, not
 // when cudaMemcpyAsync returns, so a staging buffer must not be rewritten before that.
 // After each copy an event is recorded; a staging buffer is rewritten only once its
-// event has completed (cudaEventSynchronize). Two staging buffers are used in turn, so
-// the host waits at most for the copy issued two calls earlier, never for a whole call
-// to finish, and it can keep queueing calls while the GPU works (a cudaStreamSynchronize
+// event has completed (cudaEventSynchronize). Eight staging buffers are used in turn, so
+// the host waits at most for the copy issued eight calls earlier (a bundle step issues
+// about six GEMM calls), never for a whole call to finish, and it can keep queueing calls
+// while the GPU works (a cudaStreamSynchronize
 // per call would instead drain the stream every time, which the benchmark would time).
 // The device table itself needs no such care: every copy into it and every cuBLAS call
 // reading it are on the same stream, so they run in order.
@@ -108,7 +109,7 @@ struct CublasGroupedGemm::State {
     size_t capacity = 0;  // pointers
     cudaEvent_t copied = nullptr;
   };
-  static constexpr int kStagingBuffers = 2;
+  static constexpr int kStagingBuffers = 8;
 
   cudaStream_t stream = nullptr;
   cublasHandle_t handle = nullptr;
