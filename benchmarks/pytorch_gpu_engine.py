@@ -4,13 +4,16 @@ strongest multi-model baseline PyTorch offers. Reports model-epochs per second (
 samples per second over the 50,000-image training split), medians over repeats.
 
 Run beside `build/benchmarks/bundle_throughput --backend cuda` on the same GPU, in the same
-session; the figures go into RESULTS.md with the GPU, date and commit.
+session; the figures go into RESULTS.md with the GPU, date and commit. `--tf32` lets
+PyTorch's matrix products use TF32 (its default is off), the fair partner of
+gpu_tune's `--precision tf32`. `--device cpu` runs a small smoke test without a GPU.
 """
 import argparse
 import gzip
 import json
 import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -41,26 +44,34 @@ def make_model(name):
     return torch.nn.Sequential(*layers)
 
 
+DEVICE = "cuda"
+
+
+def synchronize():
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
 def timed(run, repeats):
     rates = []
     for _ in range(repeats):
-        torch.cuda.synchronize()
+        synchronize()
         start = time.perf_counter()
         samples = run()
-        torch.cuda.synchronize()
+        synchronize()
         rates.append(samples / (time.perf_counter() - start))
     return statistics.median(rates)
 
 
 def sequential(name, slots, images, labels, batch, steps, warmup, repeats):
     """S models, one after another, each with its own Adam and shuffled minibatches."""
-    models = [make_model(name).cuda() for _ in range(slots)]
+    models = [make_model(name).to(DEVICE) for _ in range(slots)]
     optimizers = [torch.optim.Adam(m.parameters(), lr=1e-3) for m in models]
 
     def train(step_count):
         for model, optimizer in zip(models, optimizers):
             for _ in range(step_count):
-                index = torch.randint(0, TRAIN_IMAGES, (batch,), device="cuda")
+                index = torch.randint(0, TRAIN_IMAGES, (batch,), device=DEVICE)
                 x = images[index].float() / 255.0
                 loss = torch.nn.functional.cross_entropy(model(x), labels[index])
                 optimizer.zero_grad(set_to_none=True)
@@ -74,9 +85,12 @@ def sequential(name, slots, images, labels, batch, steps, warmup, repeats):
 
 def vmap_ensemble(name, slots, images, labels, batch, steps, warmup, repeats):
     """S models as one stacked functional model under torch.func.vmap."""
-    from torch.func import functional_call, stack_module_state, vmap
+    try:
+        from torch.func import functional_call, stack_module_state, vmap
+    except ImportError:
+        return None  # torch.func arrived in PyTorch 2.0
 
-    models = [make_model(name).cuda() for _ in range(slots)]
+    models = [make_model(name).to(DEVICE) for _ in range(slots)]
     params, buffers = stack_module_state(models)
     base = make_model(name).to("meta")
     optimizer = torch.optim.Adam(list(params.values()), lr=1e-3)
@@ -88,7 +102,7 @@ def vmap_ensemble(name, slots, images, labels, batch, steps, warmup, repeats):
 
     def train(step_count):
         for _ in range(step_count):
-            index = torch.randint(0, TRAIN_IMAGES, (slots, batch), device="cuda")
+            index = torch.randint(0, TRAIN_IMAGES, (slots, batch), device=DEVICE)
             x = images[index].float() / 255.0
             # Models are independent, so the gradient of the sum is each model's own.
             loss = batched_loss(params, buffers, x, labels[index]).sum()
@@ -112,19 +126,30 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-sequential-slots", type=int, default=8,
                         help="one-after-another throughput does not depend on S; time at most this many")
+    parser.add_argument("--tf32", action="store_true", help="allow TF32 in matrix products")
+    parser.add_argument("--device", choices=["cuda", "cpu"], default="cuda")
     args = parser.parse_args()
-    if not torch.cuda.is_available():
+    global DEVICE
+    DEVICE = args.device
+    if DEVICE == "cuda" and not torch.cuda.is_available():
         raise SystemExit("pytorch_gpu_engine.py: no GPU visible to PyTorch")
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32
+    torch.backends.cudnn.allow_tf32 = args.tf32
+    precision = "tf32" if args.tf32 else "fp32"
     images_np, labels_np = load_images(args.data)
-    images = torch.from_numpy(images_np.copy()).cuda()
-    labels = torch.from_numpy(labels_np.astype(np.int64)).cuda()
-    device = torch.cuda.get_device_name()
+    images = torch.from_numpy(images_np.copy()).to(DEVICE)
+    labels = torch.from_numpy(labels_np.astype(np.int64)).to(DEVICE)
+    device = torch.cuda.get_device_name() if DEVICE == "cuda" else "cpu"
     for name in args.model.split(","):
         for slots in [int(s) for s in args.slots.split(",")]:
             for variant, run in (("sequential", sequential), ("vmap", vmap_ensemble)):
                 timed_slots = min(slots, args.max_sequential_slots) if variant == "sequential" else slots
                 rate = run(name, timed_slots, images, labels, args.batch, args.steps, args.warmup, args.repeats)
+                if rate is None:
+                    print(f"pytorch_gpu_engine.py: {variant} needs torch.func (PyTorch 2); skipped", file=sys.stderr)
+                    continue
                 print(json.dumps({"framework": "pytorch", "variant": variant, "device": device, "model": name,
+                                  "precision": precision,
                                   "slots": slots, "timed_slots": timed_slots, "batch": args.batch,
                                   "samples_per_second": rate, "model_epochs_per_second": rate / TRAIN_IMAGES}),
                       flush=True)

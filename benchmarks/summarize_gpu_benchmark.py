@@ -18,19 +18,21 @@ def read_lines(path):
 def main(ours_path, pytorch_path=None):
     ours = {}
     for r in read_lines(ours_path):
-        variant = r["precision"] + ("" if r.get("replayed_steps", True) else ", no graphs")
-        variant += ", cuBLAS" if r.get("gemm") == "cublas" else ""
+        variant = (r["precision"], r.get("replayed_steps", True), r.get("gemm", "own"))
         ours[(r["model"], r["slots"], variant)] = r["model_epochs_per_second"]
     theirs = {}
     if pytorch_path:
         for r in read_lines(pytorch_path):
-            theirs[(r["variant"], r["model"], r["slots"])] = r["model_epochs_per_second"]
+            theirs[(r["variant"], r["model"], r["slots"], r.get("precision", "fp32"))] = r["model_epochs_per_second"]
     print("| model | S | gpu_tune | model-epochs/s | PyTorch one after another | ratio | PyTorch vmap | ratio |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for (model, slots, variant), rate in sorted(ours.items(), key=lambda kv: (ORDER.get(kv[0][0], 9), kv[0][1], kv[0][2])):
-        cells = [model, str(slots), variant, f"{rate:,.1f}"]
+        precision, replayed, gemm = variant
+        label = precision + ("" if replayed else ", no graphs") + (", cuBLAS" if gemm == "cublas" else "")
+        cells = [model, str(slots), label, f"{rate:,.1f}"]
         for baseline in ("sequential", "vmap"):
-            other = theirs.get((baseline, model, slots))
+            # PyTorch in the same precision: TF32 allowed only beside gpu_tune's tf32.
+            other = theirs.get((baseline, model, slots, precision))
             cells += [f"{other:,.1f}", f"{rate / other:.1f}x"] if other else ["-", "-"]
         print("| " + " | ".join(cells) + " |")
 

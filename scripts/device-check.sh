@@ -199,8 +199,10 @@ if [[ $bench -eq 1 ]]; then
                >> '$logs/engine.jsonl'"
     done
     if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
-      step "PyTorch: sequential and vmap" "$logs/pytorch.log" \
-        sh -c "timeout 300 python3 '$repo/benchmarks/pytorch_gpu_engine.py' > '$logs/pytorch.jsonl'"
+      for flag in "" --tf32; do
+        step "PyTorch sequential+vmap ${flag:-fp32}" "$logs/pytorch${flag}.log" \
+          sh -c "timeout 300 python3 '$repo/benchmarks/pytorch_gpu_engine.py' $flag >> '$logs/pytorch.jsonl'"
+      done
     else
       skip "PyTorch comparison" "no PyTorch with CUDA"
     fi
