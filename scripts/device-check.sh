@@ -198,6 +198,10 @@ if [[ $bench -eq 1 ]]; then
                --model mlp_small,mlp_medium,mlp_large --slots 1,8,64,256 --steps 100 --warmup 20 --repeats 3 \
                >> '$logs/engine.jsonl'"
     done
+    # What replaying the step as a CUDA graph gains, where launches matter most (small S).
+    step "engine (fp32, no CUDA graphs)" "$logs/engine-no-graphs.log" \
+      sh -c "timeout 300 '$bench_build/benchmarks/bundle_throughput' --backend cuda --no-cuda-graphs \
+             --model mlp_small,mlp_medium --slots 1,8,64 --steps 100 --warmup 20 --repeats 3 >> '$logs/engine.jsonl'"
     if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
       for flag in "" --tf32; do
         step "PyTorch sequential+vmap ${flag:-fp32}" "$logs/pytorch${flag}.log" \
