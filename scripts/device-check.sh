@@ -8,25 +8,26 @@
 # .device/ on a Debian machine first, and .device/ travels with the checkout. A build
 # folder cannot travel instead: 'native' CUDA architectures are those of the GPU at hand.
 #
-#   scripts/device-check.sh [--build-dir DIR] [--jobs N] [--arch ARCHS] [--no-sync-check]
+#   scripts/device-check.sh [--build-dir DIR] [--jobs N] [--arch ARCHS] [--sync-check]
 #                           [--cuda-only] [--skip-sanitizers] [--skip-tests] [--bench]
 #
-# --bench builds a second tree without the per-launch synchronisation (it would distort
-# every figure) and runs benchmarks/grouped_gemm_benchmark (against cuBLAS),
-# benchmarks/bundle_throughput in fp32 and tf32 (S = 1, 8, 64, 256) and, where PyTorch
-# sees the GPU, benchmarks/pytorch_gpu_engine.py; results go to the logs folder and, when
-# $OUT is set, are copied there too.
+# --bench also builds and runs benchmarks/grouped_gemm_benchmark (against cuBLAS),
+# benchmarks/bundle_throughput in fp32 and tf32 (S = 1, 8, 64, 256, and without CUDA
+# graphs at small S) and, where PyTorch sees the GPU, benchmarks/pytorch_gpu_engine.py
+# in fp32 and tf32; results go to the logs folder and, when $OUT is set, are copied there.
+# One build serves tests and benchmarks: GPU time is scarce.
 # --arch defaults to 'native' when nvidia-smi sees a GPU, else 90 (so the script also
-# builds, and the CUDA tests skip, on a machine without one). The build synchronises after
-# every kernel launch (GPU_TUNE_CUDA_SYNC_CHECK) unless --no-sync-check, so a failing
-# kernel is named at its own launch. Exit status: 0 when every step passed.
+# builds, and the CUDA tests skip, on a machine without one). --sync-check builds with
+# GPU_TUNE_CUDA_SYNC_CHECK (a synchronisation after every launch, so a failing kernel is
+# named at its own launch; compute-sanitizer names it anyway); it distorts every timing,
+# so --bench refuses it. Exit status: 0 when every step passed.
 set -uo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 build=$repo/build-device
 jobs=$(nproc)
 arch=""
-sync_check=ON
+sync_check=OFF
 cuda_only=0
 sanitizers=1
 tests=1
@@ -36,15 +37,20 @@ while [[ $# -gt 0 ]]; do
     --build-dir) build=$(realpath -m "$2"); shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --arch) arch=$2; shift 2 ;;
-    --no-sync-check) sync_check=OFF; shift ;;
+    --sync-check) sync_check=ON; shift ;;
     --cuda-only) cuda_only=1; shift ;;
     --skip-sanitizers) sanitizers=0; shift ;;
     --skip-tests) tests=0; sanitizers=0; shift ;;
     --bench) bench=1; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "device-check: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
+
+if [[ $bench -eq 1 && $sync_check == ON ]]; then
+  echo "device-check: --sync-check distorts every timing; run --bench without it" >&2
+  exit 2
+fi
 
 device=$repo/.device
 # Unpacked beside the build rather than in .device/, which must stay small enough to carry.
@@ -125,15 +131,20 @@ step "configure (arch $arch)" "$logs/configure.log" \
   cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DGPU_TUNE_CUDA=ON -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" -DCMAKE_CUDA_ARCHITECTURES="$arch" \
   -DCMAKE_PREFIX_PATH="$deps/usr" -DCMAKE_LIBRARY_ARCHITECTURE=x86_64-linux-gnu \
-  -DGPU_TUNE_BUILD_BENCHMARKS=OFF -DGPU_TUNE_CUDA_SYNC_CHECK=$sync_check || exit 1
+  -DGPU_TUNE_BUILD_BENCHMARKS=$([[ $bench -eq 1 ]] && echo ON || echo OFF) \
+  -DGPU_TUNE_CUDA_SYNC_CHECK=$sync_check || exit 1
 # Where each dependency was found: all of them should be under .device/root.
 grep -E "^(BLAS_openblas_LIBRARY|GPU_TUNE_CBLAS_INCLUDE_DIR|GTest_DIR|CLI11_DIR|nlohmann_json_DIR|yaml-cpp_DIR|SQLite3_LIBRARY|ZLIB_LIBRARY_RELEASE):" \
   "$build/CMakeCache.txt" | sed 's/^/  found: /'
 
-targets=(cuda_tests)
-[[ $cuda_only -eq 0 ]] && targets+=(kernel_tests engine_tests)
+targets=()
 if [[ $tests -eq 1 ]]; then
-  step "build (${#targets[@]} test suites)" "$logs/build.log" cmake --build "$build" --target "${targets[@]}" -j "$jobs" || exit 1
+  targets+=(cuda_tests)
+  [[ $cuda_only -eq 0 ]] && targets+=(kernel_tests engine_tests)
+fi
+[[ $bench -eq 1 ]] && targets+=(grouped_gemm_benchmark bundle_throughput)
+if [[ ${#targets[@]} -gt 0 ]]; then
+  step "build (${#targets[@]} targets)" "$logs/build.log" cmake --build "$build" --target "${targets[@]}" -j "$jobs" || exit 1
 fi
 
 # ---- tests -------------------------------------------------------------------------------
@@ -181,38 +192,30 @@ fi
 
 # ---- benchmarks --------------------------------------------------------------------------
 if [[ $bench -eq 1 ]]; then
-  bench_build=$build-bench
-  step "configure benchmarks" "$logs/bench-configure.log" \
-    cmake -S "$repo" -B "$bench_build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DGPU_TUNE_CUDA=ON -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" -DCMAKE_CUDA_ARCHITECTURES="$arch" \
-    -DCMAKE_PREFIX_PATH="$deps/usr" -DCMAKE_LIBRARY_ARCHITECTURE=x86_64-linux-gnu \
-    -DGPU_TUNE_BUILD_BENCHMARKS=ON -DGPU_TUNE_CUDA_SYNC_CHECK=OFF &&
-  step "build benchmarks" "$logs/bench-build.log" \
-    cmake --build "$bench_build" --target grouped_gemm_benchmark bundle_throughput -j "$jobs" &&
-  {
-    step "grouped GEMM vs cuBLAS" "$logs/grouped-gemm.log" \
-      sh -c "timeout 300 '$bench_build/benchmarks/grouped_gemm_benchmark' > '$logs/grouped-gemm.jsonl'"
-    for precision in fp32 tf32; do
-      step "engine ($precision, S=1..256)" "$logs/engine-$precision.log" \
-        sh -c "timeout 300 '$bench_build/benchmarks/bundle_throughput' --backend cuda --precision $precision \
-               --model mlp_small,mlp_medium,mlp_large --slots 1,8,64,256 --steps 100 --warmup 20 --repeats 3 \
-               >> '$logs/engine.jsonl'"
+  bench_build=$build
+  rm -f "$logs"/*.jsonl  # results of this run only
+  step "grouped GEMM vs cuBLAS" "$logs/grouped-gemm.log" \
+    sh -c "timeout 300 '$bench_build/benchmarks/grouped_gemm_benchmark' > '$logs/grouped-gemm.jsonl'"
+  for precision in fp32 tf32; do
+    step "engine ($precision, S=1..256)" "$logs/engine-$precision.log" \
+      sh -c "timeout 300 '$bench_build/benchmarks/bundle_throughput' --backend cuda --precision $precision \
+             --model mlp_small,mlp_medium,mlp_large --slots 1,8,64,256 --steps 100 --warmup 20 --repeats 3 \
+             >> '$logs/engine.jsonl'"
+  done
+  # What replaying the step as a CUDA graph gains, where launches matter most (small S).
+  step "engine (fp32, no CUDA graphs)" "$logs/engine-no-graphs.log" \
+    sh -c "timeout 300 '$bench_build/benchmarks/bundle_throughput' --backend cuda --no-cuda-graphs \
+           --model mlp_small,mlp_medium --slots 1,8,64 --steps 100 --warmup 20 --repeats 3 >> '$logs/engine.jsonl'"
+  if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
+    for flag in "" --tf32; do
+      step "PyTorch sequential+vmap ${flag:-fp32}" "$logs/pytorch${flag}.log" \
+        sh -c "timeout 300 python3 '$repo/benchmarks/pytorch_gpu_engine.py' $flag >> '$logs/pytorch.jsonl'"
     done
-    # What replaying the step as a CUDA graph gains, where launches matter most (small S).
-    step "engine (fp32, no CUDA graphs)" "$logs/engine-no-graphs.log" \
-      sh -c "timeout 300 '$bench_build/benchmarks/bundle_throughput' --backend cuda --no-cuda-graphs \
-             --model mlp_small,mlp_medium --slots 1,8,64 --steps 100 --warmup 20 --repeats 3 >> '$logs/engine.jsonl'"
-    if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
-      for flag in "" --tf32; do
-        step "PyTorch sequential+vmap ${flag:-fp32}" "$logs/pytorch${flag}.log" \
-          sh -c "timeout 300 python3 '$repo/benchmarks/pytorch_gpu_engine.py' $flag >> '$logs/pytorch.jsonl'"
-      done
-    else
-      skip "PyTorch comparison" "no PyTorch with CUDA"
-    fi
-    python3 "$repo/benchmarks/summarize_gpu_benchmark.py" "$logs/engine.jsonl" \
-      $([[ -s $logs/pytorch.jsonl ]] && echo "$logs/pytorch.jsonl") > "$logs/engine-table.md" 2>&1
-  }
+  else
+    skip "PyTorch comparison" "no PyTorch with CUDA"
+  fi
+  python3 "$repo/benchmarks/summarize_gpu_benchmark.py" "$logs/engine.jsonl" \
+    $([[ -s $logs/pytorch.jsonl ]] && echo "$logs/pytorch.jsonl") > "$logs/engine-table.md" 2>&1
 fi
 
 exit $failed
