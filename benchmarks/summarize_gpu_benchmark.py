@@ -18,7 +18,7 @@ def read_lines(path):
 def main(ours_path, pytorch_path=None):
     ours = {}
     for r in read_lines(ours_path):
-        variant = (r["precision"], r.get("replayed_steps", True), r.get("gemm", "own"))
+        variant = (r["precision"], r.get("replayed_steps", True), r.get("gemm", "own"), r.get("batch", 64))
         ours[(r["model"], r["slots"], variant)] = r["model_epochs_per_second"]
     theirs = {}
     if pytorch_path:
@@ -27,12 +27,13 @@ def main(ours_path, pytorch_path=None):
     print("| model | S | gpu_tune | model-epochs/s | PyTorch one after another | ratio | PyTorch vmap | ratio |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for (model, slots, variant), rate in sorted(ours.items(), key=lambda kv: (ORDER.get(kv[0][0], 9), kv[0][1], kv[0][2])):
-        precision, replayed, gemm = variant
+        precision, replayed, gemm, batch = variant
         label = precision + ("" if replayed else ", no graphs") + (", cuBLAS" if gemm == "cublas" else "")
+        label += f", batch {batch}" if batch != 64 else ""
         cells = [model, str(slots), label, f"{rate:,.1f}"]
         for baseline in ("sequential", "vmap"):
             # PyTorch in the same precision: TF32 allowed only beside gpu_tune's tf32.
-            other = theirs.get((baseline, model, slots, precision))
+            other = theirs.get((baseline, model, slots, precision)) if batch == 64 else None
             cells += [f"{other:,.1f}", f"{rate / other:.1f}x"] if other else ["-", "-"]
         print("| " + " | ".join(cells) + " |")
 

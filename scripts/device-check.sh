@@ -202,6 +202,10 @@ if [[ $bench -eq 1 ]]; then
              --model mlp_small,mlp_medium,mlp_large --slots 1,8,64,256 --steps 100 --warmup 20 --repeats 3 \
              >> '$logs/engine.jsonl'"
   done
+  # Batch 64 is memory-bound by the optimizer's traffic (see RESULTS.md); batch 256 less so.
+  step "engine (tf32, batch 256)" "$logs/engine-batch256.log" \
+    sh -c "timeout 300 '$bench_build/benchmarks/bundle_throughput' --backend cuda --precision tf32 --batch 256 \
+           --model mlp_medium --slots 8,64,256 --steps 50 --warmup 10 --repeats 3 >> '$logs/engine.jsonl'"
   # What replaying the step as a CUDA graph gains, where launches matter most (small S).
   step "engine (fp32, no CUDA graphs)" "$logs/engine-no-graphs.log" \
     sh -c "timeout 300 '$bench_build/benchmarks/bundle_throughput' --backend cuda --no-cuda-graphs \
