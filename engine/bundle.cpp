@@ -1,6 +1,7 @@
 #include "engine/bundle.h"
 
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 #include <stdexcept>
 #include <string>
@@ -94,13 +95,18 @@ int Bundle::add(const TrainingConfig& config, uint64_t job_id) {
   const int slot = first_free_slot();
   if (slot < 0) throw std::length_error("bundle is full (" + std::to_string(capacity()) + " slots)");
   slots_[slot] = std::make_unique<Slot>(backend_, config, job_id, train_.count, options_.eval_rows);
-  generation_ += 1;
+  renew_step_key();
   return slot;
 }
 
 void Bundle::remove(int slot) {
   slots_.at(slot).reset();
-  generation_ += 1;
+  renew_step_key();
+}
+
+void Bundle::renew_step_key() {
+  static std::atomic<uint64_t> next_key{1};
+  step_key_ = next_key.fetch_add(1, std::memory_order_relaxed);
 }
 
 int Bundle::step_bound(const Slot& slot) const {
@@ -171,7 +177,7 @@ std::vector<int> Bundle::step() {
   }
   backend_.stage_to_device(step_values_.data(), host_step_values_.data(), step_values_.bytes());
   // Without replay every step is issued afresh, so the key does not matter.
-  backend_.issue_step(generation_, [&] { issue_training_step(active); });
+  backend_.issue_step(step_key_, [&] { issue_training_step(active); });
 
   std::vector<int> epoch_ended;
   for (int index : active) {

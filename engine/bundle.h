@@ -98,7 +98,11 @@ class Bundle {
   bool replays_ = false;
   DeviceArray<StepValues> step_values_;      // one per slot, in backend memory
   std::vector<StepValues> host_step_values_;  // staged to step_values_ before each step
-  uint64_t generation_ = 0;                   // changes whenever a slot is added or removed
+  // The key of this bundle's current set of slots for Backend::issue_step: new whenever a
+  // slot is added or removed, and unique in the process, so that two bundles sharing a
+  // backend never replay each other's steps.
+  uint64_t step_key_ = 0;
+  void renew_step_key();
 };
 
 }  // namespace gpu_tune

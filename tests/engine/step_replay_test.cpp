@@ -53,3 +53,37 @@ TEST(StepReplay, ShortLastBatchCountsOnlyItsRows) {
 
 }  // namespace
 }  // namespace gpu_tune
+
+namespace gpu_tune {
+namespace {
+
+// Two bundles on one backend, stepped in turn, with the same number of slot changes:
+// each must replay its own record, never the other's (whose buffers are not its own).
+TEST(StepReplay, BundlesSharingABackendNeverReplayEachOther) {
+  const data::Dataset dataset = testing::synthetic_dataset(/*train=*/157, 20, 20);
+  const std::vector<TrainingConfig> configs = testing::varied_configs();
+  auto fill = [&](Bundle& bundle, size_t first) {
+    for (size_t i = 0; i < 3; ++i) bundle.add(configs[first + i], first + i);
+  };
+  CpuBackend plain;
+  Bundle plain_a(plain, dataset, BundleOptions{.capacity = 3}), plain_b(plain, dataset, BundleOptions{.capacity = 3});
+  testing::ReplayingCpuBackend replaying;
+  Bundle a(replaying, dataset, BundleOptions{.capacity = 3}), b(replaying, dataset, BundleOptions{.capacity = 3});
+  fill(plain_a, 0);
+  fill(plain_b, 3);
+  fill(a, 0);
+  fill(b, 3);
+  for (int s = 0; s < 25; ++s) {
+    plain_a.step();
+    plain_b.step();
+    a.step();
+    b.step();
+  }
+  for (int slot = 0; slot < 3; ++slot) {
+    EXPECT_TRUE(kernels::test::bitwise_equal(a.parameters(slot), plain_a.parameters(slot))) << "bundle a, slot " << slot;
+    EXPECT_TRUE(kernels::test::bitwise_equal(b.parameters(slot), plain_b.parameters(slot))) << "bundle b, slot " << slot;
+  }
+}
+
+}  // namespace
+}  // namespace gpu_tune
