@@ -176,7 +176,7 @@ racecheck_cases+=':SoftmaxCrossEntropyCudaTest.SumsAreDeterministic:GroupedGemmC
 sanitizer=$(command -v compute-sanitizer || true)
 [[ -z $sanitizer && -x $cuda_home/compute-sanitizer/compute-sanitizer ]] && sanitizer=$cuda_home/compute-sanitizer/compute-sanitizer
 if [[ $sanitizers -eq 0 ]]; then
-  skip "compute-sanitizer" "--skip-sanitizers"
+  skip "compute-sanitizer" "$([[ $tests -eq 0 ]] && echo --skip-tests || echo --skip-sanitizers)"
 elif [[ -z $sanitizer ]]; then
   skip "compute-sanitizer" "not found"
 elif ! nvidia-smi -L >/dev/null 2>&1; then
