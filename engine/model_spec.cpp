@@ -15,13 +15,27 @@ int ModelSpec::widest_layer() const {
   return widest;
 }
 
+namespace {
+int64_t aligned(int64_t offset) {
+  return (offset + ModelSpec::kParameterAlignment - 1) / ModelSpec::kParameterAlignment * ModelSpec::kParameterAlignment;
+}
+}  // namespace
+
 int64_t ModelSpec::weight_offset(int layer) const {
   int64_t offset = 0;
-  for (int l = 0; l < layer; ++l) offset += int64_t(layer_inputs(l) + 1) * layer_outputs(l);
+  for (int l = 0; l < layer; ++l) offset = aligned(bias_offset(l) + layer_outputs(l));
   return offset;
 }
 
-int64_t ModelSpec::parameter_count() const { return weight_offset(layer_count()); }
+int64_t ModelSpec::bias_offset(int layer) const {
+  return aligned(weight_offset(layer) + int64_t(layer_inputs(layer)) * layer_outputs(layer));
+}
+
+int64_t ModelSpec::parameter_count() const {
+  int64_t count = 0;
+  for (int l = 0; l < layer_count(); ++l) count += int64_t(layer_inputs(l) + 1) * layer_outputs(l);
+  return count;
+}
 
 std::string ModelSpec::describe() const {
   std::string text = std::to_string(inputs);

@@ -25,10 +25,15 @@ struct ModelSpec {
   int layer_inputs(int layer) const { return layer == 0 ? inputs : hidden[layer - 1]; }
   int layer_outputs(int layer) const { return layer == layer_count() - 1 ? outputs : hidden[layer]; }
   int widest_layer() const;
-  int64_t parameter_count() const;
-  // Offsets in the slot's flat parameter vector: W (inputs x outputs, row-major), then bias.
+  int64_t parameter_count() const;  // the model's weights and biases
+  // The slot's flat parameter vector: per layer W (inputs x outputs, row-major), then the
+  // bias, each starting at a multiple of kParameterAlignment floats (16 bytes), as vector
+  // loads and TF32 through cuBLAS need. The gaps are zero and stay zero: no gradient
+  // reaches them. storage_size() is the vector's length, parameter_count() or a little more.
+  static constexpr int64_t kParameterAlignment = 4;
   int64_t weight_offset(int layer) const;
-  int64_t bias_offset(int layer) const { return weight_offset(layer) + int64_t(layer_inputs(layer)) * layer_outputs(layer); }
+  int64_t bias_offset(int layer) const;
+  int64_t storage_size() const { return weight_offset(layer_count()); }
   std::string describe() const;  // e.g. "784-256-128-10 relu"
 };
 

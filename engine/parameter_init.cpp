@@ -7,7 +7,7 @@
 namespace gpu_tune {
 
 std::vector<float> initial_parameters(const ModelSpec& model, uint64_t seed) {
-  std::vector<float> params(model.parameter_count(), 0.0f);
+  std::vector<float> params(model.storage_size(), 0.0f);  // the alignment gaps stay zero
   SplitMix64 rng(derive_seed(seed, RandomPurpose::kInit));
   for (int layer = 0; layer < model.layer_count(); ++layer) {
     const int fan_in = model.layer_inputs(layer), fan_out = model.layer_outputs(layer);

@@ -12,7 +12,7 @@ std::vector<float> zeros(size_t n) { return std::vector<float>(n, 0.0f); }
 Slot::Slot(Backend& backend, const TrainingConfig& cfg, uint64_t id, int64_t train_count, int eval_rows)
     : config(cfg), job_id(id) {
   const ModelSpec& model = config.model;
-  const size_t n = static_cast<size_t>(model.parameter_count());
+  const size_t n = static_cast<size_t>(model.storage_size());
   params = DeviceArray<float>(backend, n);
   grads = DeviceArray<float>(backend, n);
   first_moment = DeviceArray<float>(backend, n);

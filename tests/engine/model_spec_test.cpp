@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include <stdexcept>
 
 #include "engine/parameter_init.h"
@@ -24,6 +26,31 @@ TEST(ModelSpec, FreeFormWidthsAndOffsets) {
   EXPECT_EQ(m.weight_offset(1), 784 * 300 + 300);
   EXPECT_EQ(m.bias_offset(2), m.weight_offset(2) + 100 * 10);
   EXPECT_EQ(m.parameter_count(), m.bias_offset(2) + 10);
+}
+
+// Odd widths: every weight matrix and bias starts 16-byte aligned, the tensors do not
+// overlap, and the gaps are the only difference between storage and parameter count.
+TEST(ModelSpec, EveryTensorStartsAlignedAndTheGapsStayZero) {
+  const ModelSpec m = parse_model("5-3", 7, 2);
+  EXPECT_EQ(m.parameter_count(), 7 * 5 + 5 + 5 * 3 + 3 + 3 * 2 + 2);
+  int64_t end = 0, gaps = 0;
+  for (int layer = 0; layer < m.layer_count(); ++layer) {
+    SCOPED_TRACE("layer " + std::to_string(layer));
+    EXPECT_EQ(m.weight_offset(layer) % ModelSpec::kParameterAlignment, 0);
+    EXPECT_EQ(m.bias_offset(layer) % ModelSpec::kParameterAlignment, 0);
+    EXPECT_GE(m.weight_offset(layer), end);
+    gaps += m.weight_offset(layer) - end;
+    end = m.weight_offset(layer) + int64_t(m.layer_inputs(layer)) * m.layer_outputs(layer);
+    EXPECT_GE(m.bias_offset(layer), end);
+    gaps += m.bias_offset(layer) - end;
+    end = m.bias_offset(layer) + m.layer_outputs(layer);
+  }
+  EXPECT_GE(m.storage_size(), end);
+  EXPECT_EQ(m.storage_size() - gaps - (m.storage_size() - end), m.parameter_count());
+  EXPECT_GT(gaps, 0) << "this model needs padding; the test would check nothing without it";
+  const std::vector<float> params = initial_parameters(m, 3);
+  ASSERT_EQ(static_cast<int64_t>(params.size()), m.storage_size());
+  EXPECT_EQ(params[35], 0.0f) << "the gap after layer 0's weights";  // weights end at 35, bias starts at 36
 }
 
 TEST(ModelSpec, BadTextNamesTheProblem) {

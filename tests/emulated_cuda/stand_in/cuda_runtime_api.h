@@ -80,6 +80,8 @@ inline cudaError_t cudaFree(void* pointer) {
   return cudaSuccess;
 }
 inline cudaError_t cudaMallocHost(void** pointer, size_t bytes) { return cudaMalloc(pointer, bytes); }
+inline constexpr unsigned cudaHostAllocDefault = 0;
+inline cudaError_t cudaHostAlloc(void** pointer, size_t bytes, unsigned) { return cudaMalloc(pointer, bytes); }
 inline cudaError_t cudaFreeHost(void* pointer) { return cudaFree(pointer); }
 inline cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
   *free_bytes = *total_bytes = kEmulatedMemory;
