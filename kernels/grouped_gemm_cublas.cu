@@ -219,8 +219,8 @@ void CublasGroupedGemm::run(std::span<const GemmProblem> problems, GemmPrecision
     // size. Requiring 16 bytes (cudaMalloc gives 256) is the simple, safe reading; a
     // misaligned access would otherwise be a sticky error that ends the CUDA context.
     if (precision == GemmPrecision::kTf32 && !(aligned_16(p.a) && aligned_16(p.b) && aligned_16(p.c)))
-      fail(i, "tf32 through cuBLAS needs A, B and C aligned to 16 bytes (in a bundle: hidden widths that are "
-              "multiples of 4 keep every layer aligned; or use gpu_tune's own GEMM, --gemm own)");
+      fail(i, "tf32 through cuBLAS needs A, B and C aligned to 16 bytes (gpu_tune's own GEMM, --gemm own, "
+              "does not)");
     s.entries.push_back({cublas_key(p), static_cast<int>(i)});
   }
 
