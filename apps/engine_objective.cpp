@@ -45,7 +45,10 @@ TrainingConfig trial_training_config(const search::ParamMap& params, const Engin
     config.model.hidden.clear();
     for (const auto& [index, width] : widths) config.model.hidden.push_back(width);
     std::string name;
-    for (int w : config.model.hidden) name += (name.empty() ? "" : "-") + std::to_string(w);
+    for (int w : config.model.hidden) {
+      if (!name.empty()) name += '-';
+      name += std::to_string(w);
+    }
     config.model.name = name;
   }
   if (options.max_epochs_override) config.max_epochs = std::min(config.max_epochs, *options.max_epochs_override);
