@@ -2,6 +2,7 @@
 
 #include <cuda_runtime_api.h>  // cudaMalloc, cudaMemcpyAsync, streams, device properties
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -52,7 +53,7 @@ CudaBackend::~CudaBackend() {
   if (cudaSetDevice(device_) == cudaSuccess && stream_ != nullptr) {
     cudaStreamSynchronize(stream_);
     cublas_.reset();
-    release_graph();
+    release_graphs();
     for (StagingBuffer& buffer : staging_) {
       if (buffer.copied != nullptr) cudaEventDestroy(buffer.copied);
       if (buffer.host != nullptr) cudaFreeHost(buffer.host);
@@ -62,9 +63,10 @@ CudaBackend::~CudaBackend() {
   cudaGetLastError();
 }
 
-void CudaBackend::release_graph() noexcept {
-  if (graph_ != nullptr) cudaGraphExecDestroy(graph_);
-  graph_ = nullptr;
+void CudaBackend::release_graphs() noexcept {
+  for (CachedStep& step : steps_)
+    if (step.graph != nullptr) cudaGraphExecDestroy(step.graph);
+  steps_.clear();
 }
 
 void CudaBackend::make_current() const { GPU_TUNE_CUDA_CHECK(cudaSetDevice(device_)); }
@@ -137,45 +139,64 @@ void CudaBackend::stage_to_device(void* dst, const void* src, size_t bytes) {
 }
 
 // The first call with a key captures what `issue` queues on the stream into a graph; later
-// calls with the same key launch that graph. A new key captures again and, when the new
-// graph has the same shape as the old one (the usual case: a slot was refilled with a model
-// of the same depth), updates the executable graph in place instead of instantiating anew.
+// calls with that key launch the graph. A few keys are kept (several bundles may take turns
+// on one GPU); a new key beyond them takes the least recently used entry and, when the new
+// graph has that one's shape (the usual case: a slot refilled with a model of the same
+// depth), updates its executable graph in place instead of instantiating anew.
 void CudaBackend::issue_step(uint64_t key, const std::function<void()>& issue) {
   if (!graphs_) {
     issue();
     return;
   }
   make_current();
-  if (graph_ == nullptr || key != graph_key_) {
-    // Thread-local mode: other threads' CUDA calls (another backend, another GPU) are not
-    // caught in this capture and are not made illegal by it.
-    GPU_TUNE_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    cudaGraph_t graph = nullptr;
-    try {
-      issue();
-    } catch (...) {
-      cudaStreamEndCapture(stream_, &graph);  // leave the stream usable
-      if (graph != nullptr) cudaGraphDestroy(graph);
-      cudaGetLastError();
-      throw;
-    }
-    GPU_TUNE_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
-    bool updated = false;
-    if (graph_ != nullptr) {
-      cudaGraphExecUpdateResultInfo info{};
-      updated = cudaGraphExecUpdate(graph_, graph, &info) == cudaSuccess;
-      if (!updated) {
-        cudaGetLastError();  // a topology change is not an error: instantiate anew
-        release_graph();
-      }
-    }
-    const cudaError_t instantiated = updated ? cudaSuccess : cudaGraphInstantiate(&graph_, graph, 0);
-    cudaGraphDestroy(graph);
-    GPU_TUNE_CUDA_CHECK(instantiated);
-    graph_key_ = key;
-    graph_captures_ += 1;
+  auto cached = std::find_if(steps_.begin(), steps_.end(), [key](const CachedStep& s) { return s.key == key; });
+  CachedStep& step = cached != steps_.end() ? *cached : cache_step(key, capture(issue));
+  step.last_use = ++step_uses_;
+  GPU_TUNE_CUDA_CHECK(cudaGraphLaunch(step.graph, stream_));
+}
+
+cudaGraph_t CudaBackend::capture(const std::function<void()>& issue) {
+  // Thread-local mode: other threads' CUDA calls (another backend, another GPU) are not
+  // caught in this capture and are not made illegal by it.
+  GPU_TUNE_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+  cudaGraph_t graph = nullptr;
+  try {
+    issue();
+  } catch (...) {
+    cudaStreamEndCapture(stream_, &graph);  // leave the stream usable
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    cudaGetLastError();
+    throw;
   }
-  GPU_TUNE_CUDA_CHECK(cudaGraphLaunch(graph_, stream_));
+  GPU_TUNE_CUDA_CHECK(cudaStreamEndCapture(stream_, &graph));
+  graph_captures_ += 1;
+  return graph;
+}
+
+CudaBackend::CachedStep& CudaBackend::cache_step(uint64_t key, cudaGraph_t graph) {
+  CachedStep* step = nullptr;
+  bool updated = false;
+  if (steps_.size() < kCachedSteps) {
+    step = &steps_.emplace_back();
+  } else {
+    step = &*std::min_element(steps_.begin(), steps_.end(),
+                              [](const CachedStep& a, const CachedStep& b) { return a.last_use < b.last_use; });
+    cudaGraphExecUpdateResultInfo info{};
+    updated = cudaGraphExecUpdate(step->graph, graph, &info) == cudaSuccess;
+    if (!updated) {
+      cudaGetLastError();  // a different shape is not an error: instantiate anew
+      cudaGraphExecDestroy(step->graph);
+      step->graph = nullptr;
+    }
+  }
+  const cudaError_t instantiated = updated ? cudaSuccess : cudaGraphInstantiate(&step->graph, graph, 0);
+  cudaGraphDestroy(graph);
+  if (instantiated != cudaSuccess) {
+    steps_.erase(steps_.begin() + (step - steps_.data()));
+    GPU_TUNE_CUDA_CHECK(instantiated);
+  }
+  step->key = key;
+  return *step;
 }
 
 void CudaBackend::synchronize() {

@@ -7,12 +7,14 @@
 #include <array>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/backend.h"
 
 // As cuda_runtime_api.h declares them, so that this header needs none of CUDA's.
 typedef struct CUstream_st* cudaStream_t;
 typedef struct CUevent_st* cudaEvent_t;
+typedef struct CUgraph_st* cudaGraph_t;
 typedef struct CUgraphExec_st* cudaGraphExec_t;
 
 namespace gpu_tune::kernels {
@@ -67,7 +69,16 @@ class CudaBackend final : public Backend {
   // per GPU) may be driven from one thread, and CUDA calls act on the current device.
   void make_current() const;
 
-  void release_graph() noexcept;
+  // A captured step, by key, kept while it is among the most recently used.
+  struct CachedStep {
+    uint64_t key = 0;
+    cudaGraphExec_t graph = nullptr;
+    uint64_t last_use = 0;
+  };
+  static constexpr size_t kCachedSteps = 4;
+  cudaGraph_t capture(const std::function<void()>& issue);
+  CachedStep& cache_step(uint64_t key, cudaGraph_t graph);
+  void release_graphs() noexcept;
 
   int device_ = 0;
   BackendOptions options_;
@@ -77,8 +88,8 @@ class CudaBackend final : public Backend {
   std::array<StagingBuffer, 4> staging_{};
   size_t next_staging_ = 0;
   bool graphs_ = false;
-  cudaGraphExec_t graph_ = nullptr;
-  uint64_t graph_key_ = 0;
+  std::vector<CachedStep> steps_;  // at most kCachedSteps
+  uint64_t step_uses_ = 0;
   int graph_captures_ = 0;
 };
 

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -98,6 +99,34 @@ TEST(BundleCudaTest, GraphReplayEqualsStepsIssuedAfresh) {
     EXPECT_TRUE(kernels::test::bitwise_equal(replayed.parameters[i], issued.parameters[i])) << "slot " << i;
     EXPECT_EQ(replayed.train_sums[i].loss_sum, issued.train_sums[i].loss_sum) << "slot " << i;
     EXPECT_EQ(replayed.train_sums[i].count, issued.train_sums[i].count) << "slot " << i;
+  }
+}
+
+// Two bundles taking turns on one GPU each keep their captured step: two captures in
+// all, and each bundle trains as it does without graphs.
+TEST(BundleCudaTest, BundlesTakingTurnsKeepTheirGraphs) {
+  GPU_TUNE_REQUIRE_GPU();
+  const data::Dataset dataset = testing::synthetic_dataset(/*train=*/157, 20, 20);
+  const std::vector<TrainingConfig> configs = varied_configs();
+  CudaBackend with_graphs(0, BackendOptions{.cuda_graphs = true});
+  CudaBackend without_graphs(0, BackendOptions{.cuda_graphs = false});
+  auto make = [&](Backend& backend, size_t first) {
+    auto bundle = std::make_unique<Bundle>(backend, dataset, BundleOptions{.capacity = 3});
+    for (size_t i = first; i < first + 3; ++i) bundle->add(configs[i], i);
+    return bundle;
+  };
+  auto a = make(with_graphs, 0), b = make(with_graphs, 3);
+  auto plain_a = make(without_graphs, 0), plain_b = make(without_graphs, 3);
+  for (int s = 0; s < 20; ++s) {
+    a->step();
+    b->step();
+    plain_a->step();
+    plain_b->step();
+  }
+  EXPECT_EQ(with_graphs.graph_captures(), 2);
+  for (int slot = 0; slot < 3; ++slot) {
+    EXPECT_TRUE(kernels::test::bitwise_equal(a->parameters(slot), plain_a->parameters(slot))) << "a, slot " << slot;
+    EXPECT_TRUE(kernels::test::bitwise_equal(b->parameters(slot), plain_b->parameters(slot))) << "b, slot " << slot;
   }
 }
 
