@@ -3,8 +3,8 @@ GPU (a) one after another, as users do, and (b) as one torch.func.vmap ensemble,
 strongest multi-model baseline PyTorch offers. Reports model-epochs per second (trained
 samples per second over the 50,000-image training split), medians over repeats.
 
-Run beside `build/benchmarks/bundle_throughput --backend cuda` on the same GPU, in the same
-session; the figures go into RESULTS.md with the GPU, date and commit. `--tf32` lets
+Run beside `build/benchmarks/bundle_throughput --backend cuda` on the same GPU, right after
+it; the figures go into RESULTS.md with the GPU, date and commit. `--tf32` lets
 PyTorch's matrix products use TF32 (its default is off), the fair partner of
 gpu_tune's `--precision tf32`. `--device cpu` runs a small smoke test without a GPU.
 """
