@@ -48,6 +48,40 @@ double error_against(const std::vector<float>& got, const std::vector<float>& re
 
 std::vector<float> nans(size_t n) { return std::vector<float>(n, quiet_nan()); }
 
+// The stand-in itself: shared memory is one per block, a barrier orders the threads of a
+// block, and a barrier in divergent code is reported rather than silently merged.
+__global__ void broadcast_through_shared_memory(int* out) {
+  __shared__ int value;
+  if (threadIdx.x == 0) value = 100 + static_cast<int>(blockIdx.x);
+  __syncthreads();
+  out[blockIdx.x * blockDim.x + threadIdx.x] = value;
+}
+
+__global__ void barrier_in_divergent_code(int* out) {
+  if (threadIdx.x == 0) {
+    __syncthreads();
+  } else {
+    __syncthreads();
+  }
+  out[threadIdx.x] = 1;
+}
+
+TEST(EmulatedRuntime, BarrierOrdersTheThreadsOfABlock) {
+  std::vector<int> out(3 * 64, -1);
+  emulated_launch(kStream, broadcast_through_shared_memory, dim3(3), dim3(64), out.data());
+  for (int i = 0; i < 3 * 64; ++i) ASSERT_EQ(out[i], 100 + i / 64) << "thread " << i % 64 << " of block " << i / 64;
+}
+
+TEST(EmulatedRuntime, BarrierInDivergentCodeIsReported) {
+  std::vector<int> out(64, 0);
+  try {
+    emulated_launch(kStream, barrier_in_divergent_code, dim3(1), dim3(64), out.data());
+    ADD_FAILURE() << "a divergent __syncthreads went unnoticed";
+  } catch (const std::logic_error& e) {
+    EXPECT_NE(std::string(e.what()).find("divergent __syncthreads"), std::string::npos) << e.what();
+  }
+}
+
 class EmulatedGemm : public ::testing::TestWithParam<GemmPrecision> {};
 
 // The three forms a dense layer issues, sized for a bound of 100 rows and run with fewer:

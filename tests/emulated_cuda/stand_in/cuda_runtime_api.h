@@ -20,6 +20,8 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 // ---- errors ----------------------------------------------------------------------------
@@ -211,7 +213,9 @@ inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
 // A block's threads are fibers (ucontext) on the calling thread: each runs until it
 // reaches __syncthreads or returns, then the next one runs; once every live thread of the
 // block has arrived, they all go on. A thread that has returned takes no part in later
-// barriers, as on a GPU. One OS thread, so the emulation is deterministic and cheap.
+// barriers, as on a GPU. Live threads waiting at different __syncthreads calls (a barrier
+// in divergent code, undefined on a GPU) throw, as compute-sanitizer's synccheck reports
+// them. One OS thread, so the emulation is deterministic and cheap.
 struct dim3 {
   unsigned x = 1, y = 1, z = 1;
   dim3(unsigned x_ = 1, unsigned y_ = 1, unsigned z_ = 1) : x(x_), y(y_), z(z_) {}
@@ -227,6 +231,8 @@ struct EmulatedBlock {
   std::vector<ucontext_t> fibers;
   std::vector<std::unique_ptr<char[]>> stacks;  // kept from launch to launch, never cleared
   std::vector<bool> finished;
+  std::vector<const char*> barrier_file;  // where each waiting thread called __syncthreads
+  std::vector<int> barrier_line;
   unsigned running = 0;
   const std::function<void()>* body = nullptr;
 };
@@ -238,15 +244,20 @@ inline void emulated_fiber_entry() {
   // Returning ends the fiber and resumes uc_link, the scheduler.
 }
 
-inline void __syncthreads() {
+inline void emulated_syncthreads(const char* file, int line) {
   EmulatedBlock& block = *emulated_block;
+  block.barrier_file[block.running] = file;
+  block.barrier_line[block.running] = line;
   swapcontext(&block.fibers[block.running], &block.scheduler);
 }
+#define __syncthreads() emulated_syncthreads(__FILE__, __LINE__)
 
 inline void emulated_run_block(EmulatedBlock& block, unsigned threads, const std::function<void()>& body) {
   block.fibers.resize(threads);
   while (block.stacks.size() < threads) block.stacks.emplace_back(new char[EmulatedBlock::kStackBytes]);
   block.finished.assign(threads, false);
+  block.barrier_file.assign(threads, nullptr);
+  block.barrier_line.assign(threads, 0);
   block.body = &body;
   for (unsigned t = 0; t < threads; ++t) {
     getcontext(&block.fibers[t]);
@@ -258,12 +269,23 @@ inline void emulated_run_block(EmulatedBlock& block, unsigned threads, const std
   // One round per barrier phase: every live thread runs to the barrier or to its end.
   for (bool live = true; live;) {
     live = false;
+    int waiting = -1;  // the first thread found waiting at a barrier this round
     for (unsigned t = 0; t < threads; ++t) {
       if (block.finished[t]) continue;
       block.running = t;
       threadIdx = dim3(t);
       swapcontext(&block.scheduler, &block.fibers[t]);
-      live = live || !block.finished[t];
+      if (block.finished[t]) continue;
+      live = true;
+      if (waiting < 0) {
+        waiting = static_cast<int>(t);
+      } else if (block.barrier_line[t] != block.barrier_line[waiting] ||
+                 std::strcmp(block.barrier_file[t], block.barrier_file[waiting]) != 0) {
+        throw std::logic_error(std::string("divergent __syncthreads in block ") + std::to_string(blockIdx.x) +
+                               ": thread " + std::to_string(waiting) + " waits at " + block.barrier_file[waiting] +
+                               ":" + std::to_string(block.barrier_line[waiting]) + ", thread " + std::to_string(t) +
+                               " at " + block.barrier_file[t] + ":" + std::to_string(block.barrier_line[t]));
+      }
     }
   }
 }
