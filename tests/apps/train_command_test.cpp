@@ -79,6 +79,34 @@ TEST_F(TrainCommand, BadInputGivesAClearErrorAndExitCode) {
   EXPECT_NE(log.str().find("missing"), std::string::npos) << log.str();
 }
 
+// The precision and GEMM flags: bad values are named; tf32 on the CPU trains (emulated)
+// and says so; cuBLAS without the CUDA backend explains why not.
+TEST_F(TrainCommand, PrecisionAndGemmFlags) {
+  std::ostringstream out, log;
+  options_.slots = {"model=16,batch=32"};
+  options_.engine.precision = "fp16";
+  EXPECT_EQ(run_train(options_, out, log), 2);
+  EXPECT_NE(log.str().find("--precision 'fp16' is not one of fp32, tf32"), std::string::npos) << log.str();
+
+  options_.engine.precision = "fp32";
+  options_.engine.gemm = "magma";
+  log.str("");
+  EXPECT_EQ(run_train(options_, out, log), 2);
+  EXPECT_NE(log.str().find("--gemm 'magma' is not one of own, cublas"), std::string::npos) << log.str();
+
+  options_.engine.gemm = "cublas";
+  log.str("");
+  EXPECT_EQ(run_train(options_, out, log), 2);
+  EXPECT_NE(log.str().find("--gemm cublas needs the CUDA backend"), std::string::npos) << log.str();
+
+  options_.engine.gemm = "own";
+  options_.engine.precision = "tf32";
+  log.str("");
+  ASSERT_EQ(run_train(options_, out, log), 0) << log.str();
+  EXPECT_NE(log.str().find("TF32 emulated"), std::string::npos) << log.str();
+  EXPECT_NE(out.str().find("completed after 2 epochs"), std::string::npos) << out.str();
+}
+
 TEST_F(TrainCommand, DivergingSlotIsReportedAndTheOthersFinish) {
   options_.slots = {"model=16,batch=16,seed=1", "model=16,batch=16,optimizer=sgd,lr=1e30,seed=2"};
   options_.json = true;
