@@ -80,6 +80,7 @@ class Bundle {
   // rows at run time; else exactly this step's rows.
   int step_bound(const Slot& slot) const;
   void issue_training_step(std::span<const int> active);
+  void renew_step_key();  // see step_key_
 
   void upload_split(DeviceSplit& split, const data::ImageSet& set);
   const DeviceSplit& device_split(Split split) const;
@@ -102,7 +103,6 @@ class Bundle {
   // slot is added or removed, and unique in the process, so that two bundles sharing a
   // backend never replay each other's steps.
   uint64_t step_key_ = 0;
-  void renew_step_key();
 };
 
 }  // namespace gpu_tune
