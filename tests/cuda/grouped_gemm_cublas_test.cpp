@@ -16,6 +16,7 @@
 #include "kernels/grouped_gemm.h"
 #include "kernels/grouped_gemm_cublas.h"
 #include "tests/cuda/cuda_test_utils.h"
+#include "tests/cuda/gemm_test_case.h"
 
 namespace gpu_tune::kernels {
 namespace {
@@ -23,6 +24,7 @@ namespace {
 using cuda_test::backend;
 using cuda_test::kFp32Tolerance;
 using cuda_test::to_device;
+using namespace cuda_test_gemm;
 using test::Rng;
 
 // TF32 tolerance, as a multiple of each element's bound |alpha| |op(A)| |op(B)| + |beta| |C|
@@ -40,35 +42,10 @@ using test::Rng;
 // 1e-5 tolerance, are the check for subtler mistakes.
 constexpr double kTf32BoundTolerance = 1.0 / 256.0;
 
-struct GemmSpec {
-  int m = 0, n = 0, k = 0;
-  bool transpose_a = false, transpose_b = false;
-  float alpha = 1.0f, beta = 0.0f;
-  int pad = 0;  // extra elements per row of A, B (pad + 1) and C (pad + 2) when > 0
-};
-
-std::string describe(const GemmSpec& s) {
-  return "m=" + std::to_string(s.m) + " n=" + std::to_string(s.n) + " k=" + std::to_string(s.k) +
-         (s.transpose_a ? " A^T" : " A") + (s.transpose_b ? " B^T" : " B") + " alpha=" + std::to_string(s.alpha) +
-         " beta=" + std::to_string(s.beta) + " pad=" + std::to_string(s.pad);
-}
-
-// One problem's host matrices, its CPU results (FP32, emulated TF32, and the error bound),
-// and its device copies; each matrix its own allocation, so 256-byte aligned.
-struct GemmCase {
-  GemmSpec spec;
-  int lda = 0, ldb = 0, ldc = 0;
-  std::vector<float> a, b, c_initial, c_fp32, c_tf32, bound;
-  DeviceArray<float> a_device, b_device, c_device;
-
-  GemmProblem problem(const float* a_ptr, const float* b_ptr, float* c_ptr) const {
-    return GemmProblem{.m = spec.m, .n = spec.n, .k = spec.k,
-                       .a = a_ptr, .lda = lda, .transpose_a = spec.transpose_a,
-                       .b = b_ptr, .ldb = ldb, .transpose_b = spec.transpose_b,
-                       .c = c_ptr, .ldc = ldc, .alpha = spec.alpha, .beta = spec.beta};
-  }
-  GemmProblem device_problem() { return problem(a_device.data(), b_device.data(), c_device.data()); }
-  void reset_device_c() { c_device.upload(c_initial); }
+// The matrices, and the CPU's results: FP32, emulated TF32, and the error bound
+// |alpha| |op(A)| |op(B)| + |beta| |C|. Each matrix is its own allocation, so 256-byte aligned.
+struct GemmCase : GemmMatrices {
+  std::vector<float> c_fp32, c_tf32, bound;
 };
 
 std::vector<float> absolute(std::vector<float> values) {
@@ -77,22 +54,7 @@ std::vector<float> absolute(std::vector<float> values) {
 }
 
 GemmCase make_case(const GemmSpec& s, Rng& rng) {
-  GemmCase g;
-  g.spec = s;
-  const int a_rows = s.transpose_a ? s.k : s.m, a_cols = s.transpose_a ? s.m : s.k;
-  const int b_rows = s.transpose_b ? s.n : s.k, b_cols = s.transpose_b ? s.k : s.n;
-  g.lda = std::max(a_cols, 1) + s.pad;
-  g.ldb = std::max(b_cols, 1) + (s.pad > 0 ? s.pad + 1 : 0);
-  g.ldc = std::max(s.n, 1) + (s.pad > 0 ? s.pad + 2 : 0);
-  // Padding holds live values too, so reading past a row's end shows in the result.
-  g.a = test::random_nonzero(static_cast<size_t>(std::max(a_rows, 1)) * g.lda, rng);
-  g.b = test::random_nonzero(static_cast<size_t>(std::max(b_rows, 1)) * g.ldb, rng);
-  g.c_initial = test::random_nonzero(static_cast<size_t>(std::max(s.m, 1)) * g.ldc, rng);
-  if (s.beta == 0.0f) {
-    // Output only: NaN shows an element left unwritten, and a library that reads C anyway.
-    for (int i = 0; i < s.m; ++i)
-      for (int j = 0; j < s.n; ++j) g.c_initial[static_cast<size_t>(i) * g.ldc + j] = test::quiet_nan();
-  }
+  GemmCase g{make_matrices(s, rng), {}, {}, {}};
   g.c_fp32 = g.c_initial;
   g.c_tf32 = g.c_initial;
   GemmProblem fp32 = g.problem(g.a.data(), g.b.data(), g.c_fp32.data());
@@ -105,19 +67,7 @@ GemmCase make_case(const GemmSpec& s, Rng& rng) {
   bound.alpha = std::fabs(s.alpha);
   bound.beta = std::fabs(s.beta);
   grouped_gemm_cpu(std::span(&bound, 1), GemmPrecision::kFp32);
-  g.a_device = to_device(g.a);
-  g.b_device = to_device(g.b);
-  g.c_device = to_device(g.c_initial);
   return g;
-}
-
-// C's M x N block, dropping the padding.
-std::vector<float> dense(const GemmCase& g, const std::vector<float>& c) {
-  std::vector<float> out;
-  for (int i = 0; i < g.spec.m; ++i)
-    out.insert(out.end(), c.begin() + static_cast<ptrdiff_t>(i) * g.ldc,
-               c.begin() + static_cast<ptrdiff_t>(i) * g.ldc + g.spec.n);
-  return out;
 }
 
 // ||got - ref||_2 / ||bound||_2: relative L2 error measured against the size of the terms
@@ -164,14 +114,7 @@ void expect_matches_cpu(const GemmCase& g, GemmPrecision precision) {
     EXPECT_EQ(elements_beyond_bound(got, dense(g, g.c_fp32), bound, kTf32BoundTolerance, first), 0u)
         << "against the CPU's FP32 result, first: " << first;
   }
-  // The gap between N and ldc belongs to someone else: it must be untouched.
-  size_t padding_changed = 0;
-  for (int i = 0; i < std::max(g.spec.m, 1); ++i)
-    for (int j = g.spec.n; j < g.ldc; ++j) {
-      const size_t e = static_cast<size_t>(i) * g.ldc + j;
-      padding_changed += std::memcmp(&gpu[e], &g.c_initial[e], sizeof(float)) != 0 ? 1 : 0;
-    }
-  EXPECT_EQ(padding_changed, 0u);
+  EXPECT_EQ(padding_changes(g, gpu), 0u);
 }
 
 std::vector<GemmProblem> device_problems(std::vector<GemmCase>& cases) {
@@ -189,20 +132,6 @@ void run_and_check_both_precisions(std::vector<GemmCase>& cases) {
     backend().synchronize();
     for (const GemmCase& g : cases) expect_matches_cpu(g, precision);
   }
-}
-
-// 37 problems of unrelated shapes, orientations and scalars, as a backward pass submits them.
-std::vector<GemmSpec> mixed_specs(int count, Rng& rng) {
-  const int sizes[] = {1, 7, 33, 64, 65, 100, 257, 784};
-  const float alphas[] = {1.0f, 0.5f, -1.0f, 2.0f};
-  const float betas[] = {0.0f, 1.0f, 0.25f, -0.5f};
-  std::uniform_int_distribution<int> size(0, 7), small(0, 3), pad(0, 3);
-  std::vector<GemmSpec> specs;
-  for (int i = 0; i < count; ++i) {
-    specs.push_back({sizes[size(rng)], sizes[size(rng)], sizes[size(rng)], small(rng) % 2 == 1, small(rng) >= 2,
-                     alphas[small(rng)], betas[small(rng)], pad(rng)});
-  }
-  return specs;
 }
 
 class CublasGroupedGemmTransposeTest : public ::testing::TestWithParam<std::tuple<bool, bool>> {};

@@ -8,8 +8,9 @@
 // tables; not cuBLAS.
 #include <cblas.h>  // cblas_sgemm
 
-#include <cstring>
 #include <vector>
+
+#include "kernels/grouped_gemm.h"  // round_to_tf32
 
 #define CUBLAS_VERSION 130000
 
@@ -61,12 +62,7 @@ inline cublasStatus_t cublasSetMathMode(cublasHandle_t, cublasMath_t) { return C
 
 inline std::vector<float> emulated_tf32_copy(const float* values, size_t count) {
   std::vector<float> rounded(values, values + count);
-  for (float& x : rounded) {
-    uint32_t bits;
-    std::memcpy(&bits, &x, sizeof bits);
-    if ((bits & 0x7f800000u) != 0x7f800000u) bits = (bits + 0x1000u) & 0xffffe000u;
-    std::memcpy(&x, &bits, sizeof bits);
-  }
+  for (float& x : rounded) x = gpu_tune::kernels::round_to_tf32(x);
   return rounded;
 }
 

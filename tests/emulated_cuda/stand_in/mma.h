@@ -7,6 +7,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "kernels/grouped_gemm.h"  // round_to_tf32
+
 namespace nvcuda::wmma {
 
 struct matrix_a {};
@@ -72,13 +74,7 @@ void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f,
     for (int c = 0; c < N; ++c) p[r * ldm + c] = f.x[r * N + c];
 }
 
-// cvt.rna.tf32.f32: round to nearest, ties away from zero.
-inline float __float_to_tf32(float x) {
-  uint32_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  if ((bits & 0x7f800000u) != 0x7f800000u) bits = (bits + 0x1000u) & 0xffffe000u;
-  std::memcpy(&x, &bits, sizeof bits);
-  return x;
-}
+// cvt.rna.tf32.f32: round to nearest, ties away from zero, as round_to_tf32 does.
+inline float __float_to_tf32(float x) { return gpu_tune::kernels::round_to_tf32(x); }
 
 }  // namespace nvcuda::wmma
