@@ -21,18 +21,33 @@ TrainingConfig trial_training_config(const search::ParamMap& params, const Engin
   }
   // Every trial gets its own initialisation and shuffles unless the space sets a seed.
   config.seed += static_cast<uint64_t>(trial_number);
-  auto is_width = [](const std::string& name) {
-    return name.size() > 5 && name.starts_with("width") && std::isdigit(static_cast<unsigned char>(name[5]));
+  // A model built from parts: convN is the Nth convolution block's channels (a
+  // convolution of `kernel` size, 3 by default, then 2x2 pooling), widthN the Nth hidden
+  // dense layer's width.
+  auto numbered = [](const std::string& name, std::string_view prefix) {
+    return name.size() > prefix.size() && name.starts_with(prefix) &&
+           std::isdigit(static_cast<unsigned char>(name[prefix.size()]));
   };
-  const bool has_widths = std::any_of(params.begin(), params.end(), [&](const auto& p) { return is_width(p.first); });
-  std::map<int, int> widths;
+  auto is_part = [&](const std::string& name) { return numbered(name, "width") || numbered(name, "conv") || name == "kernel"; };
+  const bool has_parts = std::any_of(params.begin(), params.end(), [&](const auto& p) { return is_part(p.first); });
+  std::map<int, int> widths, channels;
+  int kernel = 3;
+  bool has_kernel = false;
   for (const auto& [name, value] : params) {
-    // With widths given, `model` only names the branch that carries them (e.g. "custom").
-    if (name == "model" && has_widths) continue;
-    if (is_width(name)) {
-      const double w = search::to_double(value);
-      if (w < 1 || w != std::floor(w)) throw std::invalid_argument("parameter " + name + " = " + search::to_string(value) + " is not a positive whole width");
-      widths[std::stoi(name.substr(5))] = static_cast<int>(w);
+    // With parts given, `model` only names the branch that carries them (e.g. "custom").
+    if (name == "model" && has_parts) continue;
+    if (is_part(name)) {
+      const double v = search::to_double(value);
+      if (v < 1 || v != std::floor(v))
+        throw std::invalid_argument("parameter " + name + " = " + search::to_string(value) + " is not a positive whole number");
+      if (name == "kernel") {
+        kernel = static_cast<int>(v);
+        has_kernel = true;
+      } else if (name.starts_with("width")) {
+        widths[std::stoi(name.substr(5))] = static_cast<int>(v);
+      } else {
+        channels[std::stoi(name.substr(4))] = static_cast<int>(v);
+      }
       continue;
     }
     try {
@@ -41,15 +56,19 @@ TrainingConfig trial_training_config(const search::ParamMap& params, const Engin
       throw std::invalid_argument("parameter " + name + ": " + e.what());
     }
   }
-  if (!widths.empty()) {
-    config.model.hidden.clear();
-    for (const auto& [index, width] : widths) config.model.hidden.push_back(width);
-    std::string name;
-    for (int w : config.model.hidden) {
-      if (!name.empty()) name += '-';
-      name += std::to_string(w);
+  if (has_kernel && channels.empty())
+    throw std::invalid_argument("parameter kernel sets the convolutions' kernel, but the space has no conv1, conv2, ...");
+  if (has_parts) {
+    std::string text;
+    for (const auto& [index, c] : channels)
+      text += (text.empty() ? "" : "-") + std::string("c") + std::to_string(c) + "k" + std::to_string(kernel) + "-p";
+    for (const auto& [index, w] : widths) text += (text.empty() ? "" : "-") + std::string("d") + std::to_string(w);
+    if (widths.empty() && channels.empty()) text = config.model.name;
+    try {
+      apply_slot_setting(config, "model", text);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string("parameters conv*/width*/kernel: ") + e.what());
     }
-    config.model.name = name;
   }
   if (options.max_epochs_override) config.max_epochs = std::min(config.max_epochs, *options.max_epochs_override);
   config.validate();

@@ -33,7 +33,7 @@ const std::map<std::string, Setter, std::less<>>& setters() {
        [](TrainingConfig& c, auto, auto v) {
          const kernels::Activation activation = c.model.activation;
          const InitScheme init = c.model.init;
-         c.model = parse_model(v, c.model.inputs, c.model.outputs);
+         c.model = parse_model(v, c.model.input, c.model.outputs());
          c.model.activation = activation;
          c.model.init = init;
        }},
@@ -78,7 +78,7 @@ const std::map<std::string, Setter, std::less<>>& setters() {
 
 const std::vector<std::pair<std::string, std::string>>& slot_spec_keys() {
   static const std::vector<std::pair<std::string, std::string>> keys = {
-      {"model", "mlp_small | mlp_medium | mlp_large | hidden widths like 256-128"},
+      {"model", "mlp_small | mlp_medium | mlp_large | cnn_small | cnn_medium | cnn_large | layers like 256-128 or c32-p-c64k5-p-d128"},
       {"activation", "relu | tanh | gelu"},
       {"init", "he | glorot"},
       {"optimizer", "adam | adamw | sgd"},
@@ -87,7 +87,7 @@ const std::vector<std::pair<std::string, std::string>>& slot_spec_keys() {
       {"beta1, beta2, eps", "Adam's settings"},
       {"wd", "weight decay (L2 for adam and sgd, decoupled for adamw)"},
       {"momentum, nesterov", "SGD's settings"},
-      {"dropout", "dropout rate after each hidden layer"},
+      {"dropout", "dropout rate after each hidden dense layer"},
       {"seed", "initialisation, shuffling and dropout seed"},
       {"epochs, patience, min_delta, restore_best", "epoch budget and early stopping on validation loss"},
       {"label", "a name for the output"},

@@ -110,8 +110,8 @@ Layout make_layout(const ModelSpec& model, int slots, int batch) {
   l.slots = slots;
   l.batch = batch;
   for (int layer = 0; layer < model.layer_count(); ++layer) {
-    l.in.push_back(model.layer_inputs(layer));
-    l.out.push_back(model.layer_outputs(layer));
+    l.in.push_back(static_cast<int>(model.layer_inputs(layer)));
+    l.out.push_back(static_cast<int>(model.layer_outputs(layer)));
     l.base.emplace_back(kTensorCount, nullptr);
     std::vector<int64_t>& strides = l.stride.emplace_back(kTensorCount, 0);
     for (int t = 0; t < kTensorCount; ++t) {

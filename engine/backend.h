@@ -12,8 +12,10 @@
 #include <algorithm>
 
 #include "kernels/bias_activation.h"
+#include "kernels/conv2d.h"
 #include "kernels/gather_batch.h"
 #include "kernels/grouped_gemm.h"
+#include "kernels/max_pool.h"
 #include "kernels/optimizer_update.h"
 #include "kernels/softmax_cross_entropy.h"
 
@@ -55,6 +57,11 @@ class Backend {
   virtual void bias_activation_backward(std::span<const kernels::BiasActivationBackward> problems) = 0;
   virtual void softmax_cross_entropy(std::span<const kernels::SoftmaxCrossEntropyProblem> problems) = 0;
   virtual void optimizer_update(std::span<const kernels::OptimizerProblem> problems) = 0;
+  virtual void conv2d_forward(std::span<const kernels::Conv2dForward> problems) = 0;
+  virtual void conv2d_backward_data(std::span<const kernels::Conv2dBackwardData> problems) = 0;
+  virtual void conv2d_backward_weight(std::span<const kernels::Conv2dBackwardWeight> problems) = 0;
+  virtual void max_pool_forward(std::span<const kernels::MaxPoolForward> problems) = 0;
+  virtual void max_pool_backward(std::span<const kernels::MaxPoolBackward> problems) = 0;
 
   // Waits until every operation issued so far has finished.
   virtual void synchronize() = 0;

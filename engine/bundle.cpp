@@ -12,7 +12,12 @@ namespace gpu_tune {
 
 using kernels::BiasActivationBackward;
 using kernels::BiasActivationForward;
+using kernels::Conv2dBackwardData;
+using kernels::Conv2dBackwardWeight;
+using kernels::Conv2dForward;
 using kernels::GemmProblem;
+using kernels::MaxPoolBackward;
+using kernels::MaxPoolForward;
 
 // The buffers one slot uses for one forward pass: training (a minibatch, dropout on,
 // everything kept for the backward pass) or evaluation (a chunk, ping-pong buffers).
@@ -20,6 +25,7 @@ struct Bundle::ForwardPass {
   Slot* slot = nullptr;
   int rows = 0;                            // the bound when dynamic_rows is set
   const int32_t* dynamic_rows = nullptr;   // training: the step's rows, read at run time
+  const int32_t* dynamic_epilogue_rows = nullptr;  // training: StepValues::epilogue_rows
   const float* input = nullptr;
   std::vector<float*> pre_activation;  // per layer
   std::vector<float*> output;          // per layer; the last layer's holds the logits
@@ -31,6 +37,8 @@ Bundle::Bundle(Backend& backend, const data::Dataset& dataset, BundleOptions opt
   if (options.capacity < 1) throw std::invalid_argument("bundle capacity must be at least 1, got " + std::to_string(options.capacity));
   if (options.eval_rows < 1) throw std::invalid_argument("evaluation chunk must be at least 1 row");
   features_ = dataset.train.features();
+  image_rows_ = dataset.train.rows;
+  image_cols_ = dataset.train.cols;
   classes_ = dataset.classes;
   if (options.standardize) {
     pixel_scale_ = 1.0f / (255.0f * dataset.pixel_std);
@@ -85,16 +93,23 @@ int Bundle::first_free_slot() const {
 
 int Bundle::add(const TrainingConfig& config, uint64_t job_id) {
   config.validate();
-  if (config.model.inputs != features_)
-    throw std::invalid_argument("model " + config.model.describe() + " takes " + std::to_string(config.model.inputs) +
+  const ModelSpec& model = config.model;
+  if (model.input_features() != features_)
+    throw std::invalid_argument("model " + model.describe() + " takes " + std::to_string(model.input_features()) +
                                 " inputs but the dataset's images have " + std::to_string(features_) + " pixels");
-  if (config.model.outputs != classes_)
-    throw std::invalid_argument("model " + config.model.describe() + " has " + std::to_string(config.model.outputs) +
+  if (model.is_spatial() && (model.input.height != image_rows_ || model.input.width != image_cols_))
+    throw std::invalid_argument("model " + model.describe() + " takes " + model.input.describe() +
+                                " images but the dataset's are " + std::to_string(image_rows_) + "x" +
+                                std::to_string(image_cols_) + "x1");
+  if (model.outputs() != classes_)
+    throw std::invalid_argument("model " + model.describe() + " has " + std::to_string(model.outputs()) +
                                 " outputs but the dataset has " + std::to_string(classes_) + " classes");
   if (train_.count < 1) throw std::invalid_argument("the training split is empty");
   const int slot = first_free_slot();
   if (slot < 0) throw std::length_error("bundle is full (" + std::to_string(capacity()) + " slots)");
-  slots_[slot] = std::make_unique<Slot>(backend_, config, job_id, train_.count, options_.eval_rows);
+  const int64_t fitting_rows = std::max<int64_t>(1, options_.eval_buffer_floats / model.largest_activation());
+  const int eval_rows = static_cast<int>(std::min<int64_t>(options_.eval_rows, fitting_rows));
+  slots_[slot] = std::make_unique<Slot>(backend_, config, job_id, train_.count, eval_rows);
   renew_step_key();
   return slot;
 }
@@ -114,50 +129,116 @@ int Bundle::step_bound(const Slot& slot) const {
                                    : slot.rows_this_step(train_.count));
 }
 
+// One layer's epilogue: bias, activation and (hidden dense layers) dropout.
+BiasActivationForward Bundle::forward_epilogue(const ForwardPass& p, int layer) const {
+  const Slot& s = *p.slot;
+  const ModelSpec& m = s.config.model;
+  const Layer& l = m.layer(layer);
+  const bool last = layer == m.layer_count() - 1;
+  BiasActivationForward e;
+  e.rows = static_cast<int>(p.rows * l.epilogue_rows_per_image());
+  e.dynamic_rows = p.dynamic_epilogue_rows != nullptr ? p.dynamic_epilogue_rows + layer : nullptr;
+  e.cols = l.weight_columns();
+  e.z = p.pre_activation[layer];
+  e.bias = s.params.data() + m.bias_offset(layer);
+  e.out = p.output[layer];
+  e.activation = last ? kernels::Activation::kIdentity : m.activation;
+  if (p.dropout_base != nullptr && !last && l.kind == LayerKind::kDense && s.config.dropout > 0) {
+    e.dropout.rate = s.config.dropout;
+    e.dropout.dynamic_base = p.dropout_base;
+    e.dropout.layer = static_cast<uint32_t>(layer);
+  }
+  return e;
+}
+
+// One layer's epilogue backward: the gradient through activation and dropout (the
+// forward pass's mask, drawn again), and the bias gradient.
+BiasActivationBackward Bundle::backward_epilogue(const ForwardPass& p, int layer) const {
+  const Slot& s = *p.slot;
+  const ModelSpec& m = s.config.model;
+  const Layer& l = m.layer(layer);
+  const bool last = layer == m.layer_count() - 1;
+  BiasActivationBackward e;
+  e.rows = static_cast<int>(p.rows * l.epilogue_rows_per_image());
+  e.dynamic_rows = p.dynamic_epilogue_rows + layer;
+  e.cols = l.weight_columns();
+  e.grad = s.output_grad[layer].data();
+  e.z = s.pre_activation[layer].data();
+  e.activation = last ? kernels::Activation::kIdentity : m.activation;
+  if (!last && l.kind == LayerKind::kDense && s.config.dropout > 0) {
+    e.dropout.rate = s.config.dropout;
+    e.dropout.dynamic_base = p.dropout_base;
+    e.dropout.layer = static_cast<uint32_t>(layer);
+  }
+  e.bias_grad = s.grads.data() + m.bias_offset(layer);
+  return e;
+}
+
 void Bundle::run_forward(std::span<const ForwardPass> passes) {
   int deepest = 0;
   for (const ForwardPass& p : passes) deepest = std::max(deepest, p.slot->config.model.layer_count());
   std::vector<GemmProblem> gemms;
+  std::vector<Conv2dForward> convolutions;
+  std::vector<MaxPoolForward> pools;
   std::vector<BiasActivationForward> epilogues;
-  // Layer by layer: one grouped GEMM and one fused epilogue for every slot that has the layer.
+  // Layer by layer: one call of each kind for every slot that has a layer of that kind at
+  // this depth, then one fused epilogue for all of them.
   for (int layer = 0; layer < deepest; ++layer) {
     gemms.clear();
+    convolutions.clear();
+    pools.clear();
     epilogues.clear();
     for (const ForwardPass& p : passes) {
       const Slot& s = *p.slot;
       const ModelSpec& m = s.config.model;
       if (layer >= m.layer_count()) continue;
-      const int in = m.layer_inputs(layer), out = m.layer_outputs(layer);
-      const bool last = layer == m.layer_count() - 1;
-      GemmProblem g;
-      g.m = p.rows;
-      g.dynamic_m = gemm_rows(p.dynamic_rows);
-      g.n = out;
-      g.k = in;
-      g.a = layer == 0 ? p.input : p.output[layer - 1];
-      g.lda = in;
-      g.b = s.params.data() + m.weight_offset(layer);
-      g.ldb = out;
-      g.c = p.pre_activation[layer];
-      g.ldc = out;
-      gemms.push_back(g);
-      BiasActivationForward e;
-      e.rows = p.rows;
-      e.dynamic_rows = p.dynamic_rows;
-      e.cols = out;
-      e.z = p.pre_activation[layer];
-      e.bias = s.params.data() + m.bias_offset(layer);
-      e.out = p.output[layer];
-      e.activation = last ? kernels::Activation::kIdentity : m.activation;
-      if (p.dropout_base != nullptr && !last && s.config.dropout > 0) {
-        e.dropout.rate = s.config.dropout;
-        e.dropout.dynamic_base = p.dropout_base;
-        e.dropout.layer = static_cast<uint32_t>(layer);
+      const Layer& l = m.layer(layer);
+      const float* in = layer == 0 ? p.input : p.output[layer - 1];
+      const float* weights = s.params.data() + m.weight_offset(layer);
+      switch (l.kind) {
+        case LayerKind::kDense: {
+          GemmProblem g;
+          g.m = p.rows;
+          g.dynamic_m = gemm_rows(p.dynamic_rows);
+          g.n = l.weight_columns();
+          g.k = static_cast<int>(l.weight_rows());
+          g.a = in;
+          g.lda = g.k;
+          g.b = weights;
+          g.ldb = g.n;
+          g.c = p.pre_activation[layer];
+          g.ldc = g.n;
+          gemms.push_back(g);
+          break;
+        }
+        case LayerKind::kConv: {
+          Conv2dForward c;
+          c.images = p.rows;
+          c.dynamic_images = p.dynamic_rows;
+          c.geometry = l.conv_geometry();
+          c.input = in;
+          c.weights = weights;
+          c.output = p.pre_activation[layer];
+          convolutions.push_back(c);
+          break;
+        }
+        case LayerKind::kMaxPool: {
+          MaxPoolForward pool;
+          pool.images = p.rows;
+          pool.dynamic_images = p.dynamic_rows;
+          pool.geometry = l.pool_geometry();
+          pool.input = in;
+          pool.output = p.output[layer];
+          pools.push_back(pool);
+          break;
+        }
       }
-      epilogues.push_back(e);
+      if (l.has_parameters()) epilogues.push_back(forward_epilogue(p, layer));
     }
-    backend_.grouped_gemm(gemms);
-    backend_.bias_activation_forward(epilogues);
+    if (!convolutions.empty()) backend_.conv2d_forward(convolutions);
+    if (!gemms.empty()) backend_.grouped_gemm(gemms);
+    if (!epilogues.empty()) backend_.bias_activation_forward(epilogues);
+    if (!pools.empty()) backend_.max_pool_forward(pools);
   }
 }
 
@@ -169,6 +250,9 @@ std::vector<int> Bundle::step() {
     const Slot& s = *slots_[index];
     StepValues& v = host_step_values_[index];
     v.rows = static_cast<int32_t>(s.rows_this_step(train_.count));
+    const ModelSpec& model = s.config.model;
+    for (int layer = 0; layer < model.layer_count(); ++layer)
+      v.epilogue_rows[layer] = static_cast<int32_t>(v.rows * model.layer(layer).epilogue_rows_per_image());
     v.inverse_rows = 1.0f / static_cast<float>(v.rows);
     v.position = s.position;
     v.dropout_base = kernels::dropout_base(derive_seed(s.config.seed, RandomPurpose::kDropout),
@@ -219,6 +303,7 @@ void Bundle::issue_training_step(std::span<const int> active) {
     p.slot = &s;
     p.rows = g.rows;
     p.dynamic_rows = &values->rows;
+    p.dynamic_epilogue_rows = values->epilogue_rows;
     p.input = s.input.data();
     for (int layer = 0; layer < s.config.model.layer_count(); ++layer) {
       p.pre_activation.push_back(s.pre_activation[layer].data());
@@ -250,68 +335,104 @@ void Bundle::issue_training_step(std::span<const int> active) {
   backend_.softmax_cross_entropy(losses);
 
   // Backward, by distance from the output so slots of different depths share the calls:
-  // first each layer's fused activation backward with its bias gradient, then one grouped
-  // GEMM holding both the weight gradient and the gradient of the layer below.
+  // first each layer's fused activation backward with its bias gradient, then the weight
+  // gradients and the gradients of the layers below, one call of each kind.
   int deepest = 0;
   for (const ForwardPass& p : passes) deepest = std::max(deepest, p.slot->config.model.layer_count());
   std::vector<BiasActivationBackward> epilogues;
   std::vector<GemmProblem> gemms;
+  std::vector<Conv2dBackwardWeight> conv_weight_grads;
+  std::vector<Conv2dBackwardData> conv_input_grads;
+  std::vector<MaxPoolBackward> pool_grads;
   for (int distance = 0; distance < deepest; ++distance) {
     epilogues.clear();
     gemms.clear();
+    conv_weight_grads.clear();
+    conv_input_grads.clear();
+    pool_grads.clear();
     for (const ForwardPass& p : passes) {
       Slot& s = *p.slot;
       const ModelSpec& m = s.config.model;
       const int layer = m.layer_count() - 1 - distance;
       if (layer < 0) continue;
-      const int in = m.layer_inputs(layer), out = m.layer_outputs(layer);
-      const bool last = distance == 0;
-      BiasActivationBackward e;
-      e.rows = p.rows;
-      e.dynamic_rows = p.dynamic_rows;
-      e.cols = out;
-      e.grad = s.output_grad[layer].data();
-      e.z = s.pre_activation[layer].data();
-      e.activation = last ? kernels::Activation::kIdentity : m.activation;
-      if (!last && s.config.dropout > 0) {  // the forward pass's mask, drawn again
-        e.dropout.rate = s.config.dropout;
-        e.dropout.dynamic_base = p.dropout_base;
-        e.dropout.layer = static_cast<uint32_t>(layer);
-      }
-      e.bias_grad = s.grads.data() + m.bias_offset(layer);
-      epilogues.push_back(e);
-
-      GemmProblem weight_grad;  // dW = X^T * dZ
-      weight_grad.m = in;
-      weight_grad.n = out;
-      weight_grad.k = p.rows;
-      weight_grad.dynamic_k = gemm_rows(p.dynamic_rows);
-      weight_grad.a = layer == 0 ? s.input.data() : s.output[layer - 1].data();
-      weight_grad.lda = in;
-      weight_grad.transpose_a = true;
-      weight_grad.b = s.output_grad[layer].data();
-      weight_grad.ldb = out;
-      weight_grad.c = s.grads.data() + m.weight_offset(layer);
-      weight_grad.ldc = out;
-      gemms.push_back(weight_grad);
-      if (layer > 0) {  // dX = dZ * W^T; the input layer needs none
-        GemmProblem input_grad;
-        input_grad.m = p.rows;
-        input_grad.dynamic_m = gemm_rows(p.dynamic_rows);
-        input_grad.n = in;
-        input_grad.k = out;
-        input_grad.a = s.output_grad[layer].data();
-        input_grad.lda = out;
-        input_grad.b = s.params.data() + m.weight_offset(layer);
-        input_grad.ldb = out;
-        input_grad.transpose_b = true;
-        input_grad.c = s.output_grad[layer - 1].data();
-        input_grad.ldc = in;
-        gemms.push_back(input_grad);
+      const Layer& l = m.layer(layer);
+      const float* layer_input = layer == 0 ? s.input.data() : s.output[layer - 1].data();
+      float* input_grad = layer == 0 ? nullptr : s.output_grad[layer - 1].data();  // the input needs none
+      if (l.has_parameters()) epilogues.push_back(backward_epilogue(p, layer));
+      switch (l.kind) {
+        case LayerKind::kDense: {
+          const int in = static_cast<int>(l.weight_rows()), out = l.weight_columns();
+          GemmProblem weight_grad;  // dW = X^T * dZ
+          weight_grad.m = in;
+          weight_grad.n = out;
+          weight_grad.k = p.rows;
+          weight_grad.dynamic_k = gemm_rows(p.dynamic_rows);
+          weight_grad.a = layer_input;
+          weight_grad.lda = in;
+          weight_grad.transpose_a = true;
+          weight_grad.b = s.output_grad[layer].data();
+          weight_grad.ldb = out;
+          weight_grad.c = s.grads.data() + m.weight_offset(layer);
+          weight_grad.ldc = out;
+          gemms.push_back(weight_grad);
+          if (input_grad != nullptr) {  // dX = dZ * W^T
+            GemmProblem g;
+            g.m = p.rows;
+            g.dynamic_m = gemm_rows(p.dynamic_rows);
+            g.n = in;
+            g.k = out;
+            g.a = s.output_grad[layer].data();
+            g.lda = out;
+            g.b = s.params.data() + m.weight_offset(layer);
+            g.ldb = out;
+            g.transpose_b = true;
+            g.c = input_grad;
+            g.ldc = in;
+            gemms.push_back(g);
+          }
+          break;
+        }
+        case LayerKind::kConv: {
+          Conv2dBackwardWeight w;
+          w.images = p.rows;
+          w.dynamic_images = p.dynamic_rows;
+          w.geometry = l.conv_geometry();
+          w.input = layer_input;
+          w.output_grad = s.output_grad[layer].data();
+          w.weight_grad = s.grads.data() + m.weight_offset(layer);
+          w.workspace = s.conv_workspace[layer].data();
+          conv_weight_grads.push_back(w);
+          if (input_grad != nullptr) {
+            Conv2dBackwardData d;
+            d.images = p.rows;
+            d.dynamic_images = p.dynamic_rows;
+            d.geometry = l.conv_geometry();
+            d.output_grad = s.output_grad[layer].data();
+            d.weights = s.params.data() + m.weight_offset(layer);
+            d.input_grad = input_grad;
+            conv_input_grads.push_back(d);
+          }
+          break;
+        }
+        case LayerKind::kMaxPool:
+          if (input_grad != nullptr) {
+            MaxPoolBackward pool;
+            pool.images = p.rows;
+            pool.dynamic_images = p.dynamic_rows;
+            pool.geometry = l.pool_geometry();
+            pool.input = layer_input;
+            pool.output_grad = s.output_grad[layer].data();
+            pool.input_grad = input_grad;
+            pool_grads.push_back(pool);
+          }
+          break;
       }
     }
-    backend_.bias_activation_backward(epilogues);
-    backend_.grouped_gemm(gemms);
+    if (!epilogues.empty()) backend_.bias_activation_backward(epilogues);
+    if (!gemms.empty()) backend_.grouped_gemm(gemms);
+    if (!conv_weight_grads.empty()) backend_.conv2d_backward_weight(conv_weight_grads);
+    if (!conv_input_grads.empty()) backend_.conv2d_backward_data(conv_input_grads);
+    if (!pool_grads.empty()) backend_.max_pool_backward(pool_grads);
   }
 
   std::vector<kernels::OptimizerProblem> updates;
@@ -349,8 +470,11 @@ std::vector<kernels::MetricSums> Bundle::evaluate(std::span<const int> slot_indi
     s.eval_sums.upload({&empty, 1});
     slots.push_back(&s);
   }
-  for (int64_t start = 0; start < data.count; start += options_.eval_rows) {
-    const int rows = static_cast<int>(std::min<int64_t>(options_.eval_rows, data.count - start));
+  // Chunks as large as every slot's evaluation buffers hold.
+  int chunk = options_.eval_rows;
+  for (const Slot* s : slots) chunk = std::min(chunk, s->eval_rows);
+  for (int64_t start = 0; start < data.count; start += chunk) {
+    const int rows = static_cast<int>(std::min<int64_t>(chunk, data.count - start));
     std::vector<kernels::GatherProblem> gathers;
     std::vector<ForwardPass> passes;
     for (Slot* s : slots) {

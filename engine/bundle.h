@@ -21,7 +21,10 @@ enum class Split { kTrain, kValidation, kTest };
 struct BundleOptions {
   int capacity = 8;
   bool standardize = false;  // (x - mean) / std with the training split's statistics; else x in [0, 1]
-  int eval_rows = 500;       // images per evaluation chunk
+  int eval_rows = 500;       // images per evaluation chunk (fewer for large activations, see add)
+  // Floats each of a slot's two evaluation buffers may hold: a chunk of a convolutional
+  // model's images is cut to fit, so a CNN's evaluation memory stays bounded.
+  int64_t eval_buffer_floats = int64_t(4) << 20;
 };
 
 class Bundle {
@@ -69,6 +72,9 @@ class Bundle {
   // fields), so one captured step serves every step until the set of slots changes.
   struct StepValues {
     int32_t rows = 0;            // this step's minibatch rows (the last of an epoch may be short)
+    // Per layer, the rows of its bias-and-activation epilogue: rows times the layer's
+    // output pixels (a convolution's image rows are images x height x width).
+    int32_t epilogue_rows[ModelSpec::kMaxLayers] = {};
     float inverse_rows = 0.0f;   // gradient scale of the mean loss
     int64_t position = 0;        // first index into the slot's epoch order
     uint64_t dropout_base = 0;   // kernels::dropout_base(seed, step)
@@ -85,6 +91,8 @@ class Bundle {
   void upload_split(DeviceSplit& split, const data::ImageSet& set);
   const DeviceSplit& device_split(Split split) const;
   void run_forward(std::span<const ForwardPass> passes);
+  kernels::BiasActivationForward forward_epilogue(const ForwardPass& pass, int layer) const;
+  kernels::BiasActivationBackward backward_epilogue(const ForwardPass& pass, int layer) const;
   // A GEMM's run-time rows: only when replaying. Otherwise sizes are exact, as the
   // cuBLAS path (which reads sizes on the host) needs.
   const int32_t* gemm_rows(const int32_t* dynamic_rows) const { return replays_ ? dynamic_rows : nullptr; }
@@ -92,6 +100,7 @@ class Bundle {
   Backend& backend_;
   BundleOptions options_;
   int features_ = 0, classes_ = 0;
+  int image_rows_ = 0, image_cols_ = 0;
   float pixel_scale_ = 1.0f / 255.0f, pixel_shift_ = 0.0f;
   DeviceSplit train_, validation_, test_;
   DeviceArray<int32_t> identity_order_;  // 0..eval_rows-1, for gathering contiguous chunks

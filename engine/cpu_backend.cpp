@@ -39,5 +39,14 @@ void CpuBackend::softmax_cross_entropy(std::span<const kernels::SoftmaxCrossEntr
   kernels::softmax_cross_entropy_cpu(p);
 }
 void CpuBackend::optimizer_update(std::span<const kernels::OptimizerProblem> p) { kernels::optimizer_update_cpu(p); }
+void CpuBackend::conv2d_forward(std::span<const kernels::Conv2dForward> p) { kernels::conv2d_forward_cpu(p, precision_); }
+void CpuBackend::conv2d_backward_data(std::span<const kernels::Conv2dBackwardData> p) {
+  kernels::conv2d_backward_data_cpu(p, precision_);
+}
+void CpuBackend::conv2d_backward_weight(std::span<const kernels::Conv2dBackwardWeight> p) {
+  kernels::conv2d_backward_weight_cpu(p, precision_);
+}
+void CpuBackend::max_pool_forward(std::span<const kernels::MaxPoolForward> p) { kernels::max_pool_forward_cpu(p); }
+void CpuBackend::max_pool_backward(std::span<const kernels::MaxPoolBackward> p) { kernels::max_pool_backward_cpu(p); }
 
 }  // namespace gpu_tune

@@ -9,10 +9,15 @@ namespace gpu_tune {
 std::vector<float> initial_parameters(const ModelSpec& model, uint64_t seed) {
   std::vector<float> params(model.storage_size(), 0.0f);  // the alignment gaps stay zero
   SplitMix64 rng(derive_seed(seed, RandomPurpose::kInit));
-  for (int layer = 0; layer < model.layer_count(); ++layer) {
-    const int fan_in = model.layer_inputs(layer), fan_out = model.layer_outputs(layer);
-    float* weights = params.data() + model.weight_offset(layer);
-    const int64_t count = int64_t(fan_in) * fan_out;
+  for (int index = 0; index < model.layer_count(); ++index) {
+    const Layer& layer = model.layer(index);
+    if (!layer.has_parameters()) continue;
+    // Fans as Keras counts them: a convolution's receptive field times its channels.
+    const int64_t receptive = layer.kind == LayerKind::kConv ? int64_t(layer.kernel) * layer.kernel : 1;
+    const double fan_in = static_cast<double>(layer.weight_rows());
+    const double fan_out = static_cast<double>(receptive * layer.weight_columns());
+    float* weights = params.data() + model.weight_offset(index);
+    const int64_t count = layer.weight_count();
     if (model.init == InitScheme::kHe) {
       const double std = std::sqrt(2.0 / fan_in);
       for (int64_t i = 0; i < count; ++i) weights[i] = static_cast<float>(rng.normal() * std);

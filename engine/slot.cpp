@@ -9,7 +9,7 @@ namespace {
 std::vector<float> zeros(size_t n) { return std::vector<float>(n, 0.0f); }
 }  // namespace
 
-Slot::Slot(Backend& backend, const TrainingConfig& cfg, uint64_t id, int64_t train_count, int eval_rows)
+Slot::Slot(Backend& backend, const TrainingConfig& cfg, uint64_t id, int64_t train_count, int eval_chunk_rows)
     : config(cfg), job_id(id) {
   const ModelSpec& model = config.model;
   const size_t n = static_cast<size_t>(model.storage_size());
@@ -24,20 +24,24 @@ Slot::Slot(Backend& backend, const TrainingConfig& cfg, uint64_t id, int64_t tra
   grads.upload(zeros(n));
 
   const size_t batch = static_cast<size_t>(config.batch_size);
-  input = DeviceArray<float>(backend, batch * model.inputs);
+  input = DeviceArray<float>(backend, batch * model.input_features());
   labels = DeviceArray<int32_t>(backend, batch);
-  for (int layer = 0; layer < model.layer_count(); ++layer) {
-    const size_t width = static_cast<size_t>(model.layer_outputs(layer));
-    pre_activation.emplace_back(backend, batch * width);
-    output.emplace_back(backend, batch * width);
-    output_grad.emplace_back(backend, batch * width);
+  for (const Layer& layer : model.layers) {
+    const size_t size = batch * static_cast<size_t>(layer.out.size());
+    pre_activation.emplace_back(backend, layer.has_parameters() ? size : 0);
+    output.emplace_back(backend, size);
+    output_grad.emplace_back(backend, size);
+    conv_workspace.emplace_back(
+        backend, layer.kind == LayerKind::kConv
+                     ? static_cast<size_t>(kernels::conv2d_weight_grad_workspace(layer.conv_geometry(), config.batch_size))
+                     : 0);
   }
 
-  int widest_output = model.outputs;
-  for (int w : model.hidden) widest_output = std::max(widest_output, w);
-  eval_input = DeviceArray<float>(backend, size_t(eval_rows) * model.inputs);
-  eval_ping = DeviceArray<float>(backend, size_t(eval_rows) * widest_output);
-  eval_pong = DeviceArray<float>(backend, size_t(eval_rows) * widest_output);
+  eval_rows = eval_chunk_rows;
+  const size_t largest = static_cast<size_t>(model.largest_activation());
+  eval_input = DeviceArray<float>(backend, size_t(eval_rows) * model.input_features());
+  eval_ping = DeviceArray<float>(backend, size_t(eval_rows) * largest);
+  eval_pong = DeviceArray<float>(backend, size_t(eval_rows) * largest);
   eval_labels = DeviceArray<int32_t>(backend, eval_rows);
   epoch_order = DeviceArray<int32_t>(backend, train_count);
   train_sums = DeviceArray<kernels::MetricSums>(backend, 1);

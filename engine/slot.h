@@ -11,7 +11,7 @@
 namespace gpu_tune {
 
 struct Slot {
-  Slot(Backend& backend, const TrainingConfig& config, uint64_t job_id, int64_t train_count, int eval_rows);
+  Slot(Backend& backend, const TrainingConfig& config, uint64_t job_id, int64_t train_count, int eval_chunk_rows);
 
   // Draws this epoch's order of the training images and uploads it.
   void shuffle_for_epoch(int64_t train_count);
@@ -24,11 +24,13 @@ struct Slot {
   // optimizer state, and the best epoch's parameters for restore_best_weights.
   DeviceArray<float> params, grads, first_moment, second_moment, best_params;
   // Training buffers for one minibatch: the gathered input and labels, and per layer the
-  // pre-activation z, the output after activation and dropout, and the gradient.
+  // pre-activation z (layers with parameters), the output after activation and dropout,
+  // the gradient of that output, and a convolution's weight-gradient workspace.
   DeviceArray<float> input;
   DeviceArray<int32_t> labels;
-  std::vector<DeviceArray<float>> pre_activation, output, output_grad;
+  std::vector<DeviceArray<float>> pre_activation, output, output_grad, conv_workspace;
   // Evaluation buffers: one chunk of eval_rows images, and two ping-pong layer buffers.
+  int eval_rows = 0;
   DeviceArray<float> eval_input, eval_ping, eval_pong;
   DeviceArray<int32_t> eval_labels;
   DeviceArray<int32_t> epoch_order;

@@ -36,7 +36,7 @@ TEST(SlotSpec, SgdAndDefaultLabel) {
   const TrainingConfig c = parse_slot_spec("optimizer=sgd,momentum=0.9,nesterov=true,model=64-32", {});
   EXPECT_EQ(c.optimizer.kind, kernels::OptimizerKind::kSgd);
   EXPECT_TRUE(c.optimizer.nesterov);
-  EXPECT_EQ(c.model.hidden, (std::vector<int>{64, 32}));
+  EXPECT_EQ(c.model.dense_widths(), (std::vector<int>{64, 32}));
   EXPECT_NE(c.label.find("64-32 sgd"), std::string::npos) << c.label;
 }
 

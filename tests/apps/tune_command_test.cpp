@@ -92,7 +92,7 @@ TEST_F(TuneCommand, ParametersBecomeTrainingSettings) {
       {{"lr", 0.01}, {"batch", int64_t{128}}, {"width1", 96.0}, {"width2", 32.0}, {"dropout", 0.25}}, options, 3);
   EXPECT_FLOAT_EQ(c.optimizer.learning_rate, 0.01f);
   EXPECT_EQ(c.batch_size, 128);
-  EXPECT_EQ(c.model.hidden, (std::vector<int>{96, 32}));
+  EXPECT_EQ(c.model.dense_widths(), (std::vector<int>{96, 32}));
   EXPECT_FLOAT_EQ(c.dropout, 0.25f);
   EXPECT_EQ(c.max_epochs, 7);
   EXPECT_EQ(c.optimizer.kind, kernels::OptimizerKind::kAdamW);

@@ -10,11 +10,11 @@
 
 namespace gpu_tune::testing {
 
-// A 16-input, 3-class model for the synthetic data of synthetic_data.h.
+// A model of 4x4 images and 3 classes for the synthetic data of synthetic_data.h.
 inline TrainingConfig make_config(const char* hidden, int batch, float lr, kernels::OptimizerKind kind, float dropout,
                                   uint64_t seed, kernels::Activation activation = kernels::Activation::kRelu) {
   TrainingConfig c;
-  c.model = parse_model(hidden, 16, 3);
+  c.model = parse_model(hidden, TensorShape{4, 4, 1}, 3);
   c.model.activation = activation;
   c.batch_size = batch;
   c.optimizer.kind = kind;
@@ -27,7 +27,7 @@ inline TrainingConfig make_config(const char* hidden, int batch, float lr, kerne
 }
 
 // Different widths, depths, batch sizes (partial last batches included on a 157-image
-// training split), optimizers, activations and dropout rates.
+// training split), optimizers, activations and dropout rates; CNNs beside MLPs.
 inline std::vector<TrainingConfig> varied_configs() {
   using kernels::Activation;
   using kernels::OptimizerKind;
@@ -38,6 +38,8 @@ inline std::vector<TrainingConfig> varied_configs() {
       make_config("5", 1, 1e-2f, OptimizerKind::kAdam, 0.1f, 4, Activation::kGelu),
       make_config("257-65", 64, 1e-3f, OptimizerKind::kAdam, 0.3f, 5),
       make_config("7-7-7-7", 13, 2e-3f, OptimizerKind::kAdamW, 0.0f, 6, Activation::kGelu),
+      make_config("c5-p-12", 9, 3e-3f, OptimizerKind::kAdam, 0.2f, 7),
+      make_config("c3v-c4k1-p-7", 20, 2e-2f, OptimizerKind::kSgd, 0.0f, 8, Activation::kTanh),
   };
 }
 

@@ -40,6 +40,17 @@ class ReplayingCpuBackend final : public Backend {
   void optimizer_update(std::span<const kernels::OptimizerProblem> p) override {
     run_or_record(p, &CpuBackend::optimizer_update);
   }
+  void conv2d_forward(std::span<const kernels::Conv2dForward> p) override { run_or_record(p, &CpuBackend::conv2d_forward); }
+  void conv2d_backward_data(std::span<const kernels::Conv2dBackwardData> p) override {
+    run_or_record(p, &CpuBackend::conv2d_backward_data);
+  }
+  void conv2d_backward_weight(std::span<const kernels::Conv2dBackwardWeight> p) override {
+    run_or_record(p, &CpuBackend::conv2d_backward_weight);
+  }
+  void max_pool_forward(std::span<const kernels::MaxPoolForward> p) override { run_or_record(p, &CpuBackend::max_pool_forward); }
+  void max_pool_backward(std::span<const kernels::MaxPoolBackward> p) override {
+    run_or_record(p, &CpuBackend::max_pool_backward);
+  }
   void synchronize() override {}
 
   void issue_step(uint64_t key, const std::function<void()>& issue) override {
