@@ -22,15 +22,10 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+import torch_models  # the engine's model names, as PyTorch modules
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
-# Hidden widths only; every model reads 784 pixels and predicts 10 classes, the same
-# convention as the C++ engine's model parser, so names mean the same thing in both.
-PRESETS = {
-    "mlp_small": [128],
-    "mlp_medium": [256, 128],
-    "mlp_large": [512, 512, 256],
-}
 INPUTS = 784
 CLASSES = 10
 TRAIN_SPLIT = 50000  # the remaining 10,000 training images are the validation split
@@ -68,26 +63,11 @@ def load_split(data_dir, prefix):
 
 
 def parse_model(text):
-    if text in PRESETS:
-        return PRESETS[text]
     try:
-        widths = [int(part) for part in text.split("-")]
-    except ValueError:
-        widths = []
-    if not widths or any(w < 1 or w > 65536 for w in widths) or len(widths) > 16:
-        raise argparse.ArgumentTypeError(
-            f"model '{text}': expected a preset ({', '.join(PRESETS)}) or hidden widths such as 256-128")
-    return widths
-
-
-def build_mlp(hidden):
-    layers = []
-    width = INPUTS
-    for h in hidden:
-        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
-        width = h
-    layers.append(torch.nn.Linear(width, CLASSES))
-    return torch.nn.Sequential(*layers)
+        torch_models.parse(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return text
 
 
 def make_loader(x, y, batch, loader_kind, generator):
@@ -124,11 +104,11 @@ def accuracy(model, x, y):
     return correct / x.shape[0]
 
 
-def train_one(hidden, seed, args, x, y):
+def train_one(name, seed, args, x, y):
     torch.manual_seed(seed)
     generator = torch.Generator()
     generator.manual_seed(seed)
-    model = build_mlp(hidden)
+    model = torch_models.build(name)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     loader = make_loader(x, y, args.batch, args.loader, generator)
 
@@ -171,7 +151,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=default_data, help="Fashion-MNIST directory (default: %(default)s)")
     p.add_argument("--model", action="append",
-                   help="preset (mlp_small, mlp_medium, mlp_large) or hidden widths like 256-128; "
+                   help="preset (mlp_small ... cnn_large) or layers like 256-128 or c32-p-c64-p-d128; "
                         "repeatable or comma separated (default: mlp_small)")
     p.add_argument("--count", type=int, default=1, help="copies of each model, trained one after another")
     p.add_argument("--batch", type=int, default=64)
@@ -213,10 +193,9 @@ def main():
 
     rows = []
     for name in names:
-        hidden = parse_model(name)
         total_samples, total_seconds, accuracies = 0, 0.0, []
         for copy in range(args.count):
-            model, samples, seconds = train_one(hidden, args.seed + copy, args, x_train, y_train)
+            model, samples, seconds = train_one(name, args.seed + copy, args, x_train, y_train)
             total_samples += samples
             total_seconds += seconds
             row = {**common, "model": name, "copies": 1, "copy": copy,

@@ -19,7 +19,8 @@ import time
 import numpy as np
 import torch
 
-PRESETS = {"mlp_small": [128], "mlp_medium": [256, 128], "mlp_large": [512, 512, 256]}
+import torch_models  # the engine's model names, as PyTorch modules
+
 TRAIN_IMAGES = 50_000
 
 
@@ -35,13 +36,7 @@ def load_images(directory):
 
 
 def make_model(name):
-    widths = PRESETS.get(name) or [int(w) for w in name.split("-")]
-    layers, inputs = [], 784
-    for w in widths:
-        layers += [torch.nn.Linear(inputs, w), torch.nn.ReLU()]
-        inputs = w
-    layers.append(torch.nn.Linear(inputs, 10))
-    return torch.nn.Sequential(*layers)
+    return torch_models.build(name)
 
 
 DEVICE = "cuda"

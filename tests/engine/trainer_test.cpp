@@ -110,8 +110,9 @@ TEST(Trainer, ADivergingSlotFailsAloneAndItsNeighboursMatchTheirSoloRuns) {
   CpuBackend backend;
   TrainingConfig steady_a = small_config(11, 16, 1e-2f);
   TrainingConfig steady_b = small_config(12, 7, 3e-3f);
-  steady_b.model = parse_model("40-20", 16, 3);
+  steady_b.model = parse_model("c6-p-20", TensorShape{4, 4, 1}, 3);  // a CNN beside an MLP
   TrainingConfig diverging = small_config(13, 16, 1e30f);
+  diverging.model = parse_model("c4-p-8", TensorShape{4, 4, 1}, 3);
   diverging.optimizer.kind = kernels::OptimizerKind::kSgd;
   diverging.max_epochs = 50;
 
