@@ -52,6 +52,7 @@ Bundle::Bundle(Backend& backend, const data::Dataset& dataset, BundleOptions opt
   identity_order_ = DeviceArray<int32_t>(backend, identity.size());
   identity_order_.upload(identity);
   slots_.resize(options.capacity);
+  retired_.resize(options.capacity);
   replays_ = backend.replays_steps();
   step_values_ = DeviceArray<StepValues>(backend, options.capacity);
   host_step_values_.resize(options.capacity);
@@ -109,13 +110,22 @@ int Bundle::add(const TrainingConfig& config, uint64_t job_id) {
   if (slot < 0) throw std::length_error("bundle is full (" + std::to_string(capacity()) + " slots)");
   const int64_t fitting_rows = std::max<int64_t>(1, options_.eval_buffer_floats / model.largest_activation());
   const int eval_rows = static_cast<int>(std::min<int64_t>(options_.eval_rows, fitting_rows));
-  slots_[slot] = std::make_unique<Slot>(backend_, config, job_id, train_.count, eval_rows);
+  // A refill with a model of the same shape reuses the memory of the slot's last model:
+  // no allocation, and the same pointers for a captured step to be updated in place.
+  std::unique_ptr<Slot>& retired = retired_[slot];
+  if (retired && retired->can_take(config, eval_rows)) {
+    retired->refill(config, job_id, train_.count);
+    slots_[slot] = std::move(retired);
+  } else {
+    retired.reset();  // its memory goes back before the new model's is taken
+    slots_[slot] = std::make_unique<Slot>(backend_, config, job_id, train_.count, eval_rows);
+  }
   renew_step_key();
   return slot;
 }
 
 void Bundle::remove(int slot) {
-  slots_.at(slot).reset();
+  retired_.at(slot) = std::move(slots_.at(slot));
   renew_step_key();
 }
 

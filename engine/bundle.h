@@ -105,6 +105,8 @@ class Bundle {
   DeviceSplit train_, validation_, test_;
   DeviceArray<int32_t> identity_order_;  // 0..eval_rows-1, for gathering contiguous chunks
   std::vector<std::unique_ptr<Slot>> slots_;
+  // Per slot, the model removed last: its memory waits for a refill of the same shape.
+  std::vector<std::unique_ptr<Slot>> retired_;
   bool replays_ = false;
   DeviceArray<StepValues> step_values_;      // one per slot, in backend memory
   std::vector<StepValues> host_step_values_;  // staged to step_values_ before each step

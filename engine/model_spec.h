@@ -56,6 +56,7 @@ struct Layer {
   kernels::ConvGeometry conv_geometry() const;
   kernels::PoolGeometry pool_geometry() const;
   std::string describe() const;  // "c32k3", "c16k5v", "p", "d128"
+  bool operator==(const Layer&) const = default;
 };
 
 struct ModelSpec {

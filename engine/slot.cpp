@@ -18,10 +18,6 @@ Slot::Slot(Backend& backend, const TrainingConfig& cfg, uint64_t id, int64_t tra
   first_moment = DeviceArray<float>(backend, n);
   second_moment = DeviceArray<float>(backend, n);
   best_params = DeviceArray<float>(backend, n);
-  params.upload(initial_parameters(model, config.seed));
-  first_moment.upload(zeros(n));
-  second_moment.upload(zeros(n));
-  grads.upload(zeros(n));
 
   const size_t batch = static_cast<size_t>(config.batch_size);
   input = DeviceArray<float>(backend, batch * model.input_features());
@@ -46,6 +42,28 @@ Slot::Slot(Backend& backend, const TrainingConfig& cfg, uint64_t id, int64_t tra
   epoch_order = DeviceArray<int32_t>(backend, train_count);
   train_sums = DeviceArray<kernels::MetricSums>(backend, 1);
   eval_sums = DeviceArray<kernels::MetricSums>(backend, 1);
+  start_training(train_count);
+}
+
+bool Slot::can_take(const TrainingConfig& other, int eval_chunk_rows) const {
+  return other.model.input == config.model.input && other.model.layers == config.model.layers &&
+         other.batch_size == config.batch_size && eval_chunk_rows == eval_rows;
+}
+
+void Slot::refill(const TrainingConfig& cfg, uint64_t id, int64_t train_count) {
+  config = cfg;
+  job_id = id;
+  epochs_done = 0;
+  steps = 0;
+  start_training(train_count);
+}
+
+void Slot::start_training(int64_t train_count) {
+  const size_t n = params.size();
+  params.upload(initial_parameters(config.model, config.seed));
+  first_moment.upload(zeros(n));
+  second_moment.upload(zeros(n));
+  grads.upload(zeros(n));
   const kernels::MetricSums empty;
   train_sums.upload({&empty, 1});
   shuffle_for_epoch(train_count);

@@ -13,6 +13,12 @@ namespace gpu_tune {
 struct Slot {
   Slot(Backend& backend, const TrainingConfig& config, uint64_t job_id, int64_t train_count, int eval_chunk_rows);
 
+  // Whether this slot's memory fits another model: the same layers and batch size, so
+  // refill can reuse every buffer (and a captured step keeps its pointers).
+  bool can_take(const TrainingConfig& other, int eval_chunk_rows) const;
+  // Starts training another model in this slot's memory; can_take must hold.
+  void refill(const TrainingConfig& config, uint64_t job_id, int64_t train_count);
+
   // Draws this epoch's order of the training images and uploads it.
   void shuffle_for_epoch(int64_t train_count);
   int64_t rows_this_step(int64_t train_count) const { return std::min<int64_t>(config.batch_size, train_count - position); }
@@ -39,6 +45,9 @@ struct Slot {
   int epochs_done = 0;
   int64_t position = 0;  // images of the current epoch already trained on
   int64_t steps = 0;     // optimizer updates so far
+
+ private:
+  void start_training(int64_t train_count);  // fresh parameters, optimizer state and order
 };
 
 }  // namespace gpu_tune

@@ -40,6 +40,40 @@ TEST(Bundle, SlotsMatchTheirSoloRuns) {
   }
 }
 
+// A refill with a model of the same shape reuses the slot's memory (no allocation, the
+// pointers a captured step holds stay valid) and trains exactly as a fresh slot does; a
+// model of another shape gets memory of its own.
+TEST(Bundle, RefillOfTheSameShapeReusesMemoryAndStartsFresh) {
+  const data::Dataset dataset = testing::synthetic_dataset(/*train=*/157, 20, 20);
+  using kernels::OptimizerKind;
+  const TrainingConfig first = testing::make_config("c5-p-12", 9, 3e-3f, OptimizerKind::kAdam, 0.2f, 7);
+  const TrainingConfig second = testing::make_config("c5-p-12", 9, 1e-2f, OptimizerKind::kAdamW, 0.1f, 21);
+  CpuBackend backend;
+  Bundle bundle(backend, dataset, BundleOptions{.capacity = 2});
+  bundle.add(testing::make_config("33-17", 7, 3e-3f, OptimizerKind::kAdam, 0.0f, 2), 0);
+  const int slot = bundle.add(first, 1);
+  const float* memory = bundle.slot(slot).params.data();
+  for (int s = 0; s < 25; ++s) bundle.step();
+  bundle.remove(slot);
+  ASSERT_EQ(bundle.add(second, 2), slot);
+  EXPECT_EQ(bundle.slot(slot).params.data(), memory) << "same shape: the memory is reused";
+  EXPECT_EQ(bundle.slot(slot).steps, 0);
+  EXPECT_EQ(bundle.slot(slot).epochs_done, 0);
+  for (int s = 0; s < 25; ++s) bundle.step();
+
+  Bundle fresh(backend, dataset, BundleOptions{.capacity = 1});
+  fresh.add(second, 2);
+  for (int s = 0; s < 25; ++s) fresh.step();
+  EXPECT_TRUE(kernels::test::bitwise_equal(bundle.parameters(slot), fresh.parameters(0)));
+  const kernels::MetricSums refilled = bundle.take_train_sums(slot), alone = fresh.take_train_sums(0);
+  EXPECT_EQ(refilled.count, alone.count);
+  EXPECT_EQ(refilled.loss_sum, alone.loss_sum);
+
+  bundle.remove(slot);
+  bundle.add(testing::make_config("c6-p-12", 9, 3e-3f, OptimizerKind::kAdam, 0.0f, 3), 3);
+  EXPECT_EQ(bundle.slot(slot).params.size(), static_cast<size_t>(bundle.slot(slot).config.model.storage_size()));
+}
+
 TEST(Bundle, TrainingChangesParametersAndCountsEpochs) {
   const data::Dataset dataset = testing::synthetic_dataset(100, 10, 10);
   CpuBackend backend;
