@@ -93,14 +93,16 @@ void add_selector(CLI::App& command, StudySelector& selector) {
 }  // namespace
 
 void write_trials_csv(const std::vector<search::TrialRecord>& trials, std::ostream& out) {
-  std::set<std::string> param_names, metric_names;
+  std::set<std::string> param_names, metric_names, attribute_names;
   for (const auto& t : trials) {
     for (const auto& [name, value] : t.params) param_names.insert(name);
     for (const auto& [name, value] : t.metrics) metric_names.insert(name);
+    for (const auto& [name, value] : t.attributes) attribute_names.insert(name);
   }
   out << "number,state,value";
   for (const auto& n : param_names) out << "," << csv_field("param_" + n);
   for (const auto& n : metric_names) out << "," << csv_field("metric_" + n);
+  for (const auto& n : attribute_names) out << "," << csv_field("attribute_" + n);
   out << ",device,slot,started_at,finished_at,error\n";
   for (const auto& t : trials) {
     out << t.number << "," << search::trial_state_name(t.state) << "," << (t.value ? number_text(*t.value) : "");
@@ -111,6 +113,10 @@ void write_trials_csv(const std::vector<search::TrialRecord>& trials, std::ostre
     for (const auto& n : metric_names) {
       const auto it = t.metrics.find(n);
       out << "," << (it == t.metrics.end() ? "" : number_text(it->second));
+    }
+    for (const auto& n : attribute_names) {
+      const auto it = t.attributes.find(n);
+      out << "," << (it == t.attributes.end() ? "" : number_text(it->second));
     }
     out << "," << csv_field(t.device) << "," << t.slot << "," << number_text(t.started_at) << ","
         << number_text(t.finished_at) << "," << csv_field(t.error) << "\n";
@@ -129,12 +135,15 @@ void write_trials_json(const std::vector<search::TrialRecord>& trials, std::ostr
     }
     nlohmann::json metrics = nlohmann::json::object();
     for (const auto& [k, v] : t.metrics) metrics[k] = number(v);
+    nlohmann::json attributes = nlohmann::json::object();  // a pruner's notes, e.g. rung values
+    for (const auto& [k, v] : t.attributes) attributes[k] = number(v);
     all.push_back({{"number", t.number},
                    {"state", search::trial_state_name(t.state)},
                    {"value", t.value ? number(*t.value) : nlohmann::json(nullptr)},
                    {"params", search::params_to_json(t.params)},
                    {"metrics", metrics},
                    {"steps", steps},
+                   {"attributes", attributes},
                    {"device", t.device},
                    {"slot", t.slot},
                    {"started_at", t.started_at},
@@ -198,6 +207,7 @@ int run_trials(const StudyCommandOptions& options, std::ostream& out, std::ostre
                     std::string(search::trial_state_name(t.state)).c_str(), t.value ? number_text(*t.value).c_str() : "-");
       *target << line << params_text(t.params);
       if (const auto it = t.metrics.find("test_accuracy"); it != t.metrics.end()) *target << "  test_accuracy " << number_text(it->second);
+      if (t.state == search::TrialState::kPruned && !t.steps.empty()) *target << "  pruned at step " << t.steps.back().step;
       if (!t.error.empty()) *target << "  error: " << t.error;
       *target << "\n";
     }

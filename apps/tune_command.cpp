@@ -10,6 +10,7 @@
 #include "apps/tune_progress.h"
 #include "engine/backend_factory.h"
 #include "search/command_objective.h"
+#include "search/pruner_factory.h"
 #include "search/sampler_factory.h"
 #include "search/sqlite_storage.h"
 #include "search/study_config.h"
@@ -81,6 +82,7 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
     info.config = study.source_text;
     info = storage.create_or_load_study(info);
     const std::unique_ptr<search::Sampler> sampler = search::make_sampler(study.sampler);
+    const std::unique_ptr<search::Pruner> pruner = search::make_pruner(study.pruner);  // null: none
 
     std::unique_ptr<Backend> backend;
     std::optional<data::Dataset> dataset;
@@ -114,11 +116,13 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
     }
     log << "gpu_tune: study '" << info.name << "' in " << storage_path.string() << ": " << study.space.flat().size()
         << " parameters, " << search::direction_name(info.direction) << " " << info.metric << ", sampler "
-        << sampler->name() << ", budget " << budget.trials << " trials, " << parallel << " at a time\n";
+        << sampler->name() << ", pruner " << (pruner ? pruner->name() : "none") << ", budget " << budget.trials
+        << " trials, " << parallel << " at a time\n";
 
     TuneProgress progress(out, options.live_progress.value_or(isatty(STDOUT_FILENO) == 1));
     search::StudyRunner runner(storage, info, study.space, *sampler, budget,
-                               [&](const search::StudyProgress& p, const std::string& event) { progress.update(p, event); });
+                               [&](const search::StudyProgress& p, const std::string& event) { progress.update(p, event); },
+                               pruner.get());
     const search::StudyProgress final_progress = runner.run(*objective);
     progress.close();
     out << "study '" << info.name << "': " << progress_summary(final_progress) << "\n";

@@ -17,6 +17,7 @@ std::string format_duration(double seconds) {
 std::string progress_summary(const search::StudyProgress& p) {
   std::string text = std::to_string(p.done()) + "/" + std::to_string(p.budget) + " done, " +
                      std::to_string(p.running) + " running, " + std::to_string(p.failed - p.interrupted) + " failed";
+  if (p.pruned > 0) text += ", " + std::to_string(p.pruned) + " pruned";  // only studies with a pruner have any
   if (p.best_value) {
     char best[64];
     std::snprintf(best, sizeof best, ", best %.5g (trial %lld)", *p.best_value, static_cast<long long>(p.best_trial));

@@ -79,6 +79,13 @@ void MemoryStorage::record_step(int64_t study_id, int64_t number, const StepReco
   }
 }
 
+void MemoryStorage::set_trial_attributes(int64_t study_id, int64_t number,
+                                         const std::map<std::string, double>& attributes) {
+  std::lock_guard lock(mutex_);
+  TrialRecord& trial = running_trial(study_id, number, "set_trial_attributes");
+  for (const auto& [key, value] : attributes) trial.attributes[key] = value;
+}
+
 void MemoryStorage::finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
                                  const std::map<std::string, double>& metrics, const std::string& error) {
   if (!is_finished(state)) {

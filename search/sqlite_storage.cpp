@@ -21,7 +21,9 @@ constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 60000;
 
 // Tables are created only when missing; a later schema version migrates from the number in
-// schema_version. finished_at is NULL until the trial finishes.
+// schema_version. finished_at is NULL until the trial finishes. trial_attributes came later
+// within version 1: opening an older file adds it (empty), and an older program ignores it,
+// so neither needs a new version number.
 constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS studies (
@@ -53,6 +55,14 @@ CREATE TABLE IF NOT EXISTS trial_steps (
   value REAL,
   metrics TEXT NOT NULL,
   PRIMARY KEY (study_id, number, step),
+  FOREIGN KEY (study_id, number) REFERENCES trials(study_id, number) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS trial_attributes (
+  study_id INTEGER NOT NULL,
+  number INTEGER NOT NULL,
+  key TEXT NOT NULL,
+  value REAL,
+  PRIMARY KEY (study_id, number, key),
   FOREIGN KEY (study_id, number) REFERENCES trials(study_id, number) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS trials_by_state ON trials (study_id, state);
@@ -457,6 +467,26 @@ void SqliteStorage::record_step(int64_t study_id, int64_t number, const StepReco
   transaction.commit();
 }
 
+void SqliteStorage::set_trial_attributes(int64_t study_id, int64_t number,
+                                         const std::map<std::string, double>& attributes) {
+  constexpr std::string_view operation = "set_trial_attributes";
+  Connection& connection = *connection_;
+  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+  require_running(connection, study_id, number, operation);
+  for (const auto& [key, value] : attributes) {
+    Query(connection,
+          "INSERT INTO trial_attributes (study_id, number, key, value) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (study_id, number, key) DO UPDATE SET value = excluded.value",
+          operation)
+        .bind_int(study_id)
+        .bind_int(number)
+        .bind_text(key)
+        .bind_real(value)
+        .run();
+  }
+  transaction.commit();
+}
+
 void SqliteStorage::finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
                                  const std::map<std::string, double>& metrics, const std::string& error) {
   constexpr std::string_view operation = "finish_trial";
@@ -540,6 +570,18 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
       } catch (const std::invalid_argument& e) {
         unreadable(number, "step " + std::to_string(step.step) + ": " + e.what());
       }
+    }
+  }
+  {
+    Query query(connection,
+                "SELECT number, key, value FROM trial_attributes WHERE study_id = ? ORDER BY number", operation);
+    query.bind_int(study_id);
+    auto trial = trials.begin();
+    while (query.next_row()) {
+      const int64_t number = query.integer(0);
+      while (trial != trials.end() && trial->number < number) ++trial;
+      if (trial == trials.end() || trial->number != number) unreadable(number, "has attributes but no trial row");
+      trial->attributes[query.text(1)] = query.optional_real(2).value_or(std::numeric_limits<double>::quiet_NaN());
     }
   }
   transaction.commit();

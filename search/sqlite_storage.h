@@ -29,6 +29,7 @@ class SqliteStorage final : public Storage {
 
   TrialRecord start_trial(int64_t study_id, const ParamMap& params, const std::string& device, int slot) override;
   void record_step(int64_t study_id, int64_t number, const StepRecord& step) override;
+  void set_trial_attributes(int64_t study_id, int64_t number, const std::map<std::string, double>& attributes) override;
   void finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
                     const std::map<std::string, double>& metrics, const std::string& error) override;
   std::vector<TrialRecord> trials(int64_t study_id) override;

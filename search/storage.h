@@ -40,6 +40,9 @@ class Storage {
   // Adds a running trial with the next number, atomically across writers.
   virtual TrialRecord start_trial(int64_t study_id, const ParamMap& params, const std::string& device, int slot) = 0;
   virtual void record_step(int64_t study_id, int64_t number, const StepRecord& step) = 0;
+  // Merges `attributes` into a running trial's (a key given again replaces its value), in one
+  // commit. StorageError if the trial is not running.
+  virtual void set_trial_attributes(int64_t study_id, int64_t number, const std::map<std::string, double>& attributes) = 0;
   // Moves a running trial to complete, pruned or failed. StorageError if it is not running.
   virtual void finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
                             const std::map<std::string, double>& metrics, const std::string& error) = 0;

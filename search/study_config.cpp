@@ -19,7 +19,7 @@ namespace {
 
 using KeyList = std::vector<std::string_view>;
 
-const KeyList kTopKeys = {"study", "dataset", "data", "objective", "budget", "sampler", "training", "space"};
+const KeyList kTopKeys = {"study", "dataset", "data", "objective", "budget", "sampler", "pruner", "training", "space"};
 const KeyList kObjectiveKeys = {"metric", "direction"};
 const KeyList kBudgetKeys = {"trials", "parallel", "time_limit"};
 const KeyList kSamplerKeys = {"name", "seed", "startup_trials", "multivariate", "ei_candidates", "grid_points"};
@@ -28,6 +28,10 @@ const KeyList kTrainingKeys = {"model", "activation", "init",    "optimizer", "l
                                "dropout", "seed",     "epochs",  "patience",  "min_delta", "restore_best"};
 const KeyList kMetrics = {"validation_loss", "validation_accuracy"};
 const KeyList kSamplerNames = {"tpe", "random", "grid"};
+const KeyList kPrunerNames = {"none", "median", "asha", "hyperband"};
+const KeyList kPrunerKeys = {"name",         "startup_trials", "warmup_steps",     "interval_steps",
+                             "min_trials",   "min_resource",   "max_resource",     "reduction_factor",
+                             "min_early_stopping_rate", "bootstrap_count"};
 const KeyList kOptionKeys = {"value", "parameters"};
 
 constexpr DistributionKind kAllKinds[] = {
@@ -404,6 +408,64 @@ void read_sampler(const Reader& reader, const Entry& sampler, SamplerConfig& con
   }
 }
 
+// The settings each pruner takes besides its name.
+KeyList pruner_settings(std::string_view name) {
+  if (name == "median") return {"startup_trials", "warmup_steps", "interval_steps", "min_trials"};
+  if (name == "asha") return {"min_resource", "reduction_factor", "min_early_stopping_rate", "bootstrap_count"};
+  if (name == "hyperband") return {"min_resource", "max_resource", "reduction_factor", "bootstrap_count"};
+  return {};
+}
+
+void read_pruner(const Reader& reader, const Entry& pruner, PrunerConfig& config) {
+  const std::vector<Entry> entries = reader.entries(pruner.value, pruner.at, &kPrunerKeys);
+  config.name = reader.word(reader.require(entries, "name", pruner.key_at()), kPrunerNames, "pruner");
+  const KeyList settings = pruner_settings(config.name);
+  const Entry* max_resource = nullptr;
+  const Entry* bootstrap_count = nullptr;
+  for (const Entry& entry : entries) {
+    if (entry.key == "name") continue;
+    // A setting of another pruner would be silently ignored, so it is an error too.
+    if (!listed(settings, entry.key)) {
+      reader.fail(entry.at, settings.empty() ? "the pruner 'none' takes no settings"
+                                             : "not a setting of the " + config.name + " pruner (it takes: " +
+                                                   joined(settings) + ")");
+    }
+    if (entry.key == "startup_trials") {
+      config.startup_trials = reader.integer_at_least(entry, 0);
+    } else if (entry.key == "warmup_steps") {
+      config.warmup_steps = reader.integer_at_least(entry, 0);
+    } else if (entry.key == "interval_steps") {
+      config.interval_steps = reader.integer_at_least(entry, 1);
+    } else if (entry.key == "min_trials") {
+      config.min_trials = reader.integer_at_least(entry, 1);
+    } else if (entry.key == "min_resource") {
+      config.min_resource = reader.integer_at_least(entry, 1);
+    } else if (entry.key == "max_resource") {
+      max_resource = &entry;
+      if (entry.value.IsScalar() && entry.value.Scalar() == "auto") {
+        config.max_resource.reset();
+      } else if (entry.value.IsScalar() && !is_quoted(entry.value) && parse_integer(entry.value.Scalar())) {
+        config.max_resource = reader.integer_at_least(entry, 1);
+      } else {
+        reader.fail(entry.at, "expected an integer or auto, got " + describe(entry.value));
+      }
+    } else if (entry.key == "reduction_factor") {
+      config.reduction_factor = reader.integer_at_least(entry, 2);
+    } else if (entry.key == "min_early_stopping_rate") {
+      config.min_early_stopping_rate = reader.integer_at_least(entry, 0);
+    } else {
+      bootstrap_count = &entry;
+      config.bootstrap_count = reader.integer_at_least(entry, 0);
+    }
+  }
+  if (config.max_resource && *config.max_resource < config.min_resource)
+    reader.fail(max_resource->at, "must be at least min_resource (" + std::to_string(config.min_resource) + "), got " +
+                                      std::to_string(*config.max_resource));
+  if (config.name == "hyperband" && config.bootstrap_count > 0 && !config.max_resource)
+    reader.fail(bootstrap_count->at, "needs max_resource set: with max_resource auto, trials that run before the first "
+                                     "one completes keep no rung values");
+}
+
 void read_training(const Reader& reader, const Entry& training, StudyConfig& config) {
   for (const Entry& entry : reader.entries(training.value, training.at, &kTrainingKeys)) {
     if (!entry.value.IsScalar()) reader.fail(entry.at, "expected a single value, got " + describe(entry.value));
@@ -426,6 +488,7 @@ StudyConfig read_document(const YAML::Node& root, const Reader& reader) {
   if (const Entry* objective = Reader::find(entries, "objective")) read_objective(reader, *objective, config);
   if (const Entry* budget = Reader::find(entries, "budget")) read_budget(reader, *budget, config.budget);
   if (const Entry* sampler = Reader::find(entries, "sampler")) read_sampler(reader, *sampler, config.sampler);
+  if (const Entry* pruner = Reader::find(entries, "pruner")) read_pruner(reader, *pruner, config.pruner);
   if (const Entry* training = Reader::find(entries, "training")) read_training(reader, *training, config);
 
   const Entry& space = reader.require(entries, "space", top);
@@ -495,6 +558,13 @@ std::string study_config_help() {
                               time_limit: seconds, or a duration such as 90s, 30m, 2h
   sampler: {name: tpe | random | grid, seed: 0, startup_trials: 10, multivariate: false,
             ei_candidates: 24, grid_points: 5}
+  pruner: {name: none | median | asha | hyperband, ...}
+                              stops poor trials after an epoch; off (none) by default
+                              median: startup_trials 5, warmup_steps 0, interval_steps 1, min_trials 1
+                              asha: min_resource 1, reduction_factor 4, min_early_stopping_rate 0,
+                                    bootstrap_count 0
+                              hyperband: min_resource 1, max_resource auto, reduction_factor 3,
+                                         bootstrap_count 0
   training: {KEY: VALUE, ...} defaults for every trial; keys: model, activation, init, optimizer,
                               lr, batch, beta1, beta2, eps, wd, momentum, nesterov, dropout, seed,
                               epochs, patience, min_delta, restore_best

@@ -29,6 +29,22 @@ struct SamplerConfig {
   int grid_points = 5;       // grid: values per plain continuous parameter
 };
 
+// The `pruner:` section; off unless named. Each pruner takes only its own keys.
+struct PrunerConfig {
+  std::string name = "none";  // none | median | asha | hyperband
+  // median
+  int startup_trials = 5;
+  int warmup_steps = 0;
+  int interval_steps = 1;
+  int min_trials = 1;
+  // asha and hyperband
+  int min_resource = 1;
+  std::optional<int> max_resource;      // hyperband; none: from the first complete trial ("auto")
+  std::optional<int> reduction_factor;  // none: the pruner's own default (asha 4, hyperband 3)
+  int min_early_stopping_rate = 0;      // asha
+  int bootstrap_count = 0;
+};
+
 struct BudgetConfig {
   int64_t trials = 64;
   int parallel = 8;
@@ -43,6 +59,7 @@ struct StudyConfig {
   Direction direction = Direction::kMinimize;  // default: minimize for *_loss, maximize for *_accuracy
   BudgetConfig budget;
   SamplerConfig sampler;
+  PrunerConfig pruner;
   std::vector<std::pair<std::string, std::string>> training;  // training defaults as key -> scalar text, in file order
   SearchSpace space;
   std::string source_text;  // the whole file

@@ -1,5 +1,6 @@
 #include "search/study_runner.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -31,13 +32,14 @@ StudyProgress summarize(const std::vector<TrialRecord>& trials, Direction direct
 }
 
 StudyRunner::StudyRunner(Storage& storage, StudyInfo study, const SearchSpace& space, Sampler& sampler,
-                         StudyBudget budget, ProgressCallback on_progress)
+                         StudyBudget budget, ProgressCallback on_progress, const Pruner* pruner)
     : storage_(storage),
       study_(std::move(study)),
       space_(space),
       sampler_(sampler),
       budget_(budget),
       on_progress_(std::move(on_progress)),
+      pruner_(pruner),
       started_(std::chrono::steady_clock::now()) {}
 
 StudyProgress StudyRunner::run(Objective& objective) {
@@ -78,7 +80,21 @@ std::optional<TrialRequest> StudyRunner::next_trial(int slot, const std::string&
 
 bool StudyRunner::report(int64_t number, const StepRecord& step) {
   storage_.record_step(study_.id, number, step);
-  return true;  // no pruner yet: every trial runs to its own end
+  if (!pruner_) return true;
+  // The pruner reads the study as stored, so other processes' trials count too.
+  const std::vector<TrialRecord> history = storage_.trials(study_.id);
+  const auto trial = std::find_if(history.begin(), history.end(), [&](const TrialRecord& t) { return t.number == number; });
+  if (trial == history.end()) return true;  // unreachable: record_step found it running
+  const PruneDecision decision = pruner_->decide({study_.name, study_.direction, history}, *trial);
+  // Only what changed is written: most reports pass no new rung.
+  std::map<std::string, double> changed;
+  for (const auto& [key, value] : decision.attributes) {
+    const auto stored = trial->attributes.find(key);
+    if (stored == trial->attributes.end() || stored->second != value) changed.emplace(key, value);
+  }
+  if (!changed.empty()) storage_.set_trial_attributes(study_.id, number, changed);
+  if (decision.prune) prune_reasons_[number] = decision.reason;
+  return !decision.prune;
 }
 
 void StudyRunner::finish(int64_t number, const TrialOutcome& outcome) {
@@ -87,6 +103,10 @@ void StudyRunner::finish(int64_t number, const TrialOutcome& outcome) {
   event << "trial " << number << " " << trial_state_name(outcome.state);
   if (outcome.value) event << ": value " << *outcome.value;
   if (!outcome.error.empty()) event << ": " << outcome.error;
+  if (const auto reason = prune_reasons_.find(number); reason != prune_reasons_.end()) {
+    if (outcome.state == TrialState::kPruned && !reason->second.empty()) event << "; " << reason->second;
+    prune_reasons_.erase(reason);
+  }
   publish(event.str());
 }
 

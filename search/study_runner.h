@@ -3,13 +3,17 @@
 // records every state change in storage the moment it happens, and stops asking when the
 // budget (trials, time) is spent. Resuming a study continues it: trials left running by
 // a process that died are marked failed (interrupted) and do not count against the budget.
+// With a pruner, every intermediate value is put to it; a trial it stops is recorded as
+// pruned by its objective and counts against the budget like a complete one.
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
 #include "search/objective.h"
+#include "search/pruner.h"
 #include "search/sampler.h"
 #include "search/space.h"
 #include "search/storage.h"
@@ -42,13 +46,15 @@ class StudyRunner final : public TrialReporter {
   // event is one line such as "trial 7 complete: value 0.3123"; progress is after it.
   using ProgressCallback = std::function<void(const StudyProgress& progress, const std::string& event)>;
 
+  // pruner: null for none (every trial runs to its own end); otherwise it must outlive run().
   StudyRunner(Storage& storage, StudyInfo study, const SearchSpace& space, Sampler& sampler, StudyBudget budget,
-              ProgressCallback on_progress = {});
+              ProgressCallback on_progress = {}, const Pruner* pruner = nullptr);
 
   // Runs until the budget is spent and every started trial has finished. Returns the
   // final progress.
   StudyProgress run(Objective& objective);
 
+  // Records the step, then asks the pruner (if any); false when the trial should stop.
   bool report(int64_t number, const StepRecord& step) override;
   void finish(int64_t number, const TrialOutcome& outcome) override;
 
@@ -62,6 +68,8 @@ class StudyRunner final : public TrialReporter {
   Sampler& sampler_;
   StudyBudget budget_;
   ProgressCallback on_progress_;
+  const Pruner* pruner_;
+  std::map<int64_t, std::string> prune_reasons_;  // trials told to stop, until they finish
   std::chrono::steady_clock::time_point started_;
   int64_t started_this_run_ = 0;
   bool out_of_time_ = false;

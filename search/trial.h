@@ -33,6 +33,10 @@ struct TrialRecord {
   std::optional<double> value;             // the objective, once complete (or pruned at a step)
   std::vector<StepRecord> steps;           // intermediate values, in step order
   std::map<std::string, double> metrics;   // final metrics, e.g. test_accuracy, best_epoch
+  // What a pruner keeps with the trial while it runs, e.g. "rung_0" -> the value with which
+  // it reached successive halving's first rung. Written by the study runner, read back by
+  // the pruner as part of the history.
+  std::map<std::string, double> attributes;
   std::string device;                      // where it ran, e.g. "cpu" or "cuda:0"
   int slot = -1;
   double started_at = 0, finished_at = 0;  // seconds since the Unix epoch; 0 when not yet

@@ -226,6 +226,29 @@ TYPED_TEST(StorageTest, AReReportedStepReplacesTheEarlierOne) {
   EXPECT_EQ(steps[1].metrics, (std::map<std::string, double>{{"b", 2}}));
 }
 
+TYPED_TEST(StorageTest, KeepsAttributesWithTheirTrialAndMergesNewOnes) {
+  const int64_t study = this->new_study();
+  const TrialRecord first = this->storage().start_trial(study, {}, "cpu", 0);
+  const TrialRecord second = this->storage().start_trial(study, {}, "cpu", 1);
+  this->storage().set_trial_attributes(study, first.number, {{"rung_0", 0.5}, {"hyperband_bracket", 2}});
+  // A later call adds keys and replaces the value of a key given again; an empty map is no change.
+  this->storage().set_trial_attributes(study, first.number, {{"rung_0", 0.25}, {"rung_1", 0.125}});
+  this->storage().set_trial_attributes(study, first.number, {});
+  this->storage().set_trial_attributes(study, second.number, {{"rung_0", -1.5}});
+  this->storage().finish_trial(study, first.number, TrialState::kPruned, 0.125, {}, "");
+
+  const std::vector<TrialRecord> trials = this->storage().trials(study);
+  ASSERT_EQ(trials.size(), 2u);
+  EXPECT_EQ(trials[0].attributes,
+            (std::map<std::string, double>{{"hyperband_bracket", 2}, {"rung_0", 0.25}, {"rung_1", 0.125}}));
+  EXPECT_EQ(trials[0].state, TrialState::kPruned);
+  EXPECT_EQ(trials[1].attributes, (std::map<std::string, double>{{"rung_0", -1.5}}));
+  // Like every other change, attributes are for running trials only.
+  EXPECT_THROW(this->storage().set_trial_attributes(study, first.number, {{"rung_2", 1.0}}), StorageError);
+  EXPECT_THROW(this->storage().set_trial_attributes(study, 7, {{"rung_0", 1.0}}), StorageError);
+  EXPECT_EQ(this->storage().trials(study)[0].attributes.count("rung_2"), 0u);
+}
+
 TYPED_TEST(StorageTest, RefusesToChangeATrialThatIsNotRunning) {
   const int64_t study = this->new_study("mnist");
   this->storage().start_trial(study, {}, "cpu", 0);
@@ -386,6 +409,7 @@ TEST(SqliteStorage, KeepsEverythingAcrossReopening) {
     study = storage.create_or_load_study(study_named("kept")).id;
     storage.start_trial(study, {{"lr", 0.01}}, "cuda:0", 3);
     storage.record_step(study, 0, {4, 0.3, {{"acc", 0.9}}});
+    storage.set_trial_attributes(study, 0, {{"rung_0", 0.3}});
   }
   SqliteStorage reopened(file);
   ASSERT_EQ(reopened.find_study("kept")->id, study);
@@ -396,7 +420,29 @@ TEST(SqliteStorage, KeepsEverythingAcrossReopening) {
   ASSERT_EQ(trials[0].steps.size(), 1u);
   EXPECT_EQ(trials[0].steps[0].step, 4);
   EXPECT_EQ(trials[0].steps[0].metrics.at("acc"), 0.9);
+  EXPECT_EQ(trials[0].attributes, (std::map<std::string, double>{{"rung_0", 0.3}}));
   EXPECT_EQ(reopened.start_trial(study, {}, "cpu", 0).number, 1);
+}
+
+// A file written before trials had attributes has no trial_attributes table; opening it
+// adds one, and its trials read back with none.
+TEST(SqliteStorage, OpensAFileFromBeforeAttributes) {
+  testing::TempDirectory directory{"storage_test"};
+  const fs::path file = directory.path() / "study.db";
+  int64_t study = -1;
+  {
+    SqliteStorage storage(file);
+    study = storage.create_or_load_study(study_named("old")).id;
+    storage.start_trial(study, {}, "cpu", 0);
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DROP TABLE trial_attributes", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  SqliteStorage reopened(file);
+  EXPECT_TRUE(reopened.trials(study)[0].attributes.empty());
+  reopened.set_trial_attributes(study, 0, {{"rung_0", 1.0}});
+  EXPECT_EQ(reopened.trials(study)[0].attributes.at("rung_0"), 1.0);
 }
 
 TEST(SqliteStorage, NamesAMissingDirectory) {

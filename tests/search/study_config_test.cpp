@@ -146,6 +146,42 @@ TEST(StudyConfig, TimeLimitTakesSecondsOrAUnit) {
   }
 }
 
+TEST(StudyConfig, PrunerIsOffUnlessNamed) {
+  const std::string space = "space: {x: {distribution: uniform, low: 0, high: 1}}\n";
+  EXPECT_EQ(parse_study_config("study: s\n" + space, "p.yaml").pruner.name, "none");
+  EXPECT_EQ(parse_study_config("study: s\npruner: {name: none}\n" + space, "p.yaml").pruner.name, "none");
+}
+
+TEST(StudyConfig, PrunerSectionGivesItsSettings) {
+  const std::string space = "space: {x: {distribution: uniform, low: 0, high: 1}}\n";
+  const PrunerConfig median = parse_study_config(
+      "study: s\npruner: {name: median, startup_trials: 3, warmup_steps: 2, interval_steps: 4, min_trials: 2}\n" + space,
+      "p.yaml").pruner;
+  EXPECT_EQ(median.name, "median");
+  EXPECT_EQ(median.startup_trials, 3);
+  EXPECT_EQ(median.warmup_steps, 2);
+  EXPECT_EQ(median.interval_steps, 4);
+  EXPECT_EQ(median.min_trials, 2);
+
+  const PrunerConfig asha = parse_study_config(
+      "study: s\npruner:\n  name: asha\n  min_resource: 2\n  reduction_factor: 3\n  min_early_stopping_rate: 1\n"
+      "  bootstrap_count: 4\n" + space, "p.yaml").pruner;
+  EXPECT_EQ(asha.name, "asha");
+  EXPECT_EQ(asha.min_resource, 2);
+  EXPECT_EQ(asha.reduction_factor, 3);
+  EXPECT_EQ(asha.min_early_stopping_rate, 1);
+  EXPECT_EQ(asha.bootstrap_count, 4);
+
+  const PrunerConfig hyperband =
+      parse_study_config("study: s\npruner: {name: hyperband, min_resource: 1, max_resource: 27}\n" + space, "p.yaml").pruner;
+  EXPECT_EQ(hyperband.name, "hyperband");
+  EXPECT_EQ(hyperband.max_resource, 27);
+  EXPECT_FALSE(hyperband.reduction_factor.has_value());  // the pruner's own default
+  const PrunerConfig automatic =
+      parse_study_config("study: s\npruner: {name: hyperband, max_resource: auto}\n" + space, "p.yaml").pruner;
+  EXPECT_FALSE(automatic.max_resource.has_value());
+}
+
 struct BadCase {
   const char* what;
   std::string text;  // the line the error must name is marked "# <-"
@@ -215,6 +251,31 @@ std::vector<BadCase> bad_cases() {
        "    options:\n      - value: custom\n        parameters:\n          lr: {distribution: uniform, low: 0, high: 1}  # <-\n",
        "space.model.options[0].parameters.lr", "already defined at line 3"},
       {"YAML syntax error", "study: s\n  budget: 4  # <-\n" + kSpace, "", "YAML syntax error"},
+      {"unknown pruner", "study: s\npruner:\n  name: percentile  # <-\n" + kSpace, "pruner.name", "unknown pruner"},
+      {"pruner without a name", "study: s\npruner:  # <-\n  min_resource: 2\n" + kSpace, "pruner.name", "missing"},
+      {"Optuna's spelling of a key", "study: s\npruner:\n  name: median\n  n_startup_trials: 3  # <-\n" + kSpace,
+       "pruner.n_startup_trials", "unknown key"},
+      {"another pruner's setting", "study: s\npruner:\n  name: asha\n  max_resource: 9  # <-\n" + kSpace,
+       "pruner.max_resource", "not a setting of the asha pruner"},
+      {"a setting for no pruner", "study: s\npruner:\n  name: none\n  warmup_steps: 2  # <-\n" + kSpace,
+       "pruner.warmup_steps", "takes no settings"},
+      {"reduction factor below 2", "study: s\npruner: {name: asha, reduction_factor: 1}  # <-\n" + kSpace,
+       "pruner.reduction_factor", "at least 2"},
+      {"interval of zero", "study: s\npruner: {name: median, interval_steps: 0}  # <-\n" + kSpace,
+       "pruner.interval_steps", "at least 1"},
+      {"negative warmup", "study: s\npruner: {name: median, warmup_steps: -1}  # <-\n" + kSpace, "pruner.warmup_steps",
+       "at least 0"},
+      {"min resource not an integer", "study: s\npruner: {name: hyperband, min_resource: 1.5}  # <-\n" + kSpace,
+       "pruner.min_resource", "expected an integer"},
+      {"max resource neither integer nor auto", "study: s\npruner:\n  name: hyperband\n  max_resource: all  # <-\n" + kSpace,
+       "pruner.max_resource", "an integer or auto"},
+      {"max resource below min resource",
+       "study: s\npruner:\n  name: hyperband\n  max_resource: 2  # <-\n  min_resource: 3\n" + kSpace,
+       "pruner.max_resource", "at least min_resource (3)"},
+      {"bootstrap with an automatic max resource",
+       "study: s\npruner:\n  name: hyperband\n  bootstrap_count: 2  # <-\n" + kSpace, "pruner.bootstrap_count",
+       "needs max_resource"},
+      {"pruner not a map", "study: s\npruner: median  # <-\n" + kSpace, "pruner", "expected a map"},
   };
 }
 
