@@ -233,4 +233,32 @@ void CudaBackend::optimizer_update(std::span<const kernels::OptimizerProblem> p)
   kernels::optimizer_update_cuda(p, stream_);
 }
 
+// Empty spans return before make_current: a bundle whose models have no convolution
+// issues these calls with nothing in them, every step.
+void CudaBackend::conv2d_forward(std::span<const kernels::Conv2dForward> p) {
+  if (p.empty()) return;
+  make_current();
+  kernels::conv2d_forward_cuda(p, stream_, options_.precision);
+}
+void CudaBackend::conv2d_backward_data(std::span<const kernels::Conv2dBackwardData> p) {
+  if (p.empty()) return;
+  make_current();
+  kernels::conv2d_backward_data_cuda(p, stream_, options_.precision);
+}
+void CudaBackend::conv2d_backward_weight(std::span<const kernels::Conv2dBackwardWeight> p) {
+  if (p.empty()) return;
+  make_current();
+  kernels::conv2d_backward_weight_cuda(p, stream_, options_.precision);
+}
+void CudaBackend::max_pool_forward(std::span<const kernels::MaxPoolForward> p) {
+  if (p.empty()) return;
+  make_current();
+  kernels::max_pool_forward_cuda(p, stream_);
+}
+void CudaBackend::max_pool_backward(std::span<const kernels::MaxPoolBackward> p) {
+  if (p.empty()) return;
+  make_current();
+  kernels::max_pool_backward_cuda(p, stream_);
+}
+
 }  // namespace gpu_tune

@@ -50,6 +50,13 @@ class CudaBackend final : public Backend {
   void bias_activation_backward(std::span<const kernels::BiasActivationBackward> problems) override;
   void softmax_cross_entropy(std::span<const kernels::SoftmaxCrossEntropyProblem> problems) override;
   void optimizer_update(std::span<const kernels::OptimizerProblem> problems) override;
+  // Convolution and pooling always run our kernels, also when options_.gemm is kCublas:
+  // cuBLAS has no implicit-GEMM convolution, and cuDNN is not a dependency.
+  void conv2d_forward(std::span<const kernels::Conv2dForward> problems) override;
+  void conv2d_backward_data(std::span<const kernels::Conv2dBackwardData> problems) override;
+  void conv2d_backward_weight(std::span<const kernels::Conv2dBackwardWeight> problems) override;
+  void max_pool_forward(std::span<const kernels::MaxPoolForward> problems) override;
+  void max_pool_backward(std::span<const kernels::MaxPoolBackward> problems) override;
   void synchronize() override;
   void issue_step(uint64_t key, const std::function<void()>& issue) override;
   bool replays_steps() const override { return graphs_; }

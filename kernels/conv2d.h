@@ -112,7 +112,9 @@ void validate_conv_geometry(const ConvGeometry& geometry, const std::string& wha
 // `precision` kTf32 emulates the tensor cores as grouped_gemm_cpu does); the data gradient
 // scatters its columns back (col2im) in a fixed order. Work is split across threads by
 // images and rows only, never along a sum: deterministic run to run, and a slot computes
-// the same bits alone as in any bundle.
+// the same bits alone as in any bundle. The im2col scratch of a call stays within 64 MB
+// (or one image's, if larger): a larger problem runs in chunks of images (as many as fit,
+// fixed by the geometry), and the weight gradient adds the chunks' sums in order.
 void conv2d_forward_cpu(std::span<const Conv2dForward> problems, GemmPrecision precision = GemmPrecision::kFp32);
 void conv2d_backward_data_cpu(std::span<const Conv2dBackwardData> problems,
                               GemmPrecision precision = GemmPrecision::kFp32);

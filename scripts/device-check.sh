@@ -168,10 +168,13 @@ memcheck_cases+=':BiasActivationCudaTest.ForwardThirtySevenProblemsInOneCall:Bia
 memcheck_cases+=':SoftmaxCrossEntropyCudaTest.ThirtySevenProblemsInOneCall:OptimizerUpdateCudaTest.ThirtySevenSlotsInOneCall'
 memcheck_cases+=':GatherBatchCudaTest.ThirtySevenSlotsInOneCall:BundleCudaTest.BestParametersSaveAndRestoreOnTheGpu'
 memcheck_cases+=':GroupedGemmCudaTest.RunTimeSizesBelowTheBounds:BundleCudaTest.GraphReplayEqualsStepsIssuedAfresh'
+memcheck_cases+=':Precisions/Conv2dCudaPrecisionTest.ManyShapesInOneCallMatchCpu/fp32:Conv2dCudaTest.RunTimeImagesBelowTheBound'
+memcheck_cases+=':MaxPoolCudaTest.ManyShapesInOneCallMatchCpuBitForBit:MaxPoolCudaTest.RunTimeImagesBelowTheBound'
 # Racecheck follows every shared-memory access, so fewer and smaller cases: the kernels
-# that use shared memory (GEMM tiles, bias-gradient partials, softmax sums).
+# that use shared memory (GEMM and convolution tiles, bias-gradient partials, softmax sums).
 racecheck_cases='GroupedGemmCudaTest.EmptyAndZeroKProblemsAmongOthers:BiasActivationCudaTest.BackwardWithoutRowsWritesZeroBiasGradient'
 racecheck_cases+=':SoftmaxCrossEntropyCudaTest.SumsAreDeterministic:GroupedGemmCudaTest.ThirtySevenMixedProblemsInOneCallTf32'
+racecheck_cases+=':Conv2dCudaTest.NoImagesWritesZeroWeightGradient'
 
 sanitizer=$(command -v compute-sanitizer || true)
 [[ -z $sanitizer && -x $cuda_home/compute-sanitizer/compute-sanitizer ]] && sanitizer=$cuda_home/compute-sanitizer/compute-sanitizer
@@ -182,10 +185,10 @@ elif [[ -z $sanitizer ]]; then
 elif ! nvidia-smi -L >/dev/null 2>&1; then
   skip "compute-sanitizer" "no GPU"
 else
-  step "memcheck (10 cases)" "$logs/memcheck.log" \
+  step "memcheck (14 cases)" "$logs/memcheck.log" \
     timeout 600 "$sanitizer" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_tests" --gtest_filter="$memcheck_cases"
-  step "racecheck (4 cases)" "$logs/racecheck.log" \
+  step "racecheck (5 cases)" "$logs/racecheck.log" \
     timeout 600 "$sanitizer" --tool racecheck --error-exitcode 99 \
     "$build/tests/cuda_tests" --gtest_filter="$racecheck_cases"
 fi

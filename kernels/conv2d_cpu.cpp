@@ -1,0 +1,308 @@
+#include <algorithm>
+#include <climits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/conv2d.h"
+#include "kernels/cpu_parallel.h"
+
+namespace gpu_tune::kernels {
+
+void validate_conv_geometry(const ConvGeometry& g, const std::string& what) {
+  auto fail = [&](const std::string& why) { throw std::invalid_argument(what + ": " + why); };
+  if (g.height < 1 || g.width < 1 || g.in_channels < 1 || g.out_channels < 1)
+    fail("sizes below 1 (height " + std::to_string(g.height) + ", width " + std::to_string(g.width) +
+         ", in_channels " + std::to_string(g.in_channels) + ", out_channels " + std::to_string(g.out_channels) + ")");
+  if (g.kernel < 1 || g.kernel % 2 == 0) fail("kernel " + std::to_string(g.kernel) + " is not odd and at least 1");
+  if (g.padding < 0 || g.padding >= g.kernel)
+    fail("padding " + std::to_string(g.padding) + " outside [0, kernel " + std::to_string(g.kernel) + ")");
+  // In 64 bits: the int accessors would overflow before they could report a size too large.
+  const int64_t out_height = int64_t(g.height) + 2 * int64_t(g.padding) - g.kernel + 1;
+  const int64_t out_width = int64_t(g.width) + 2 * int64_t(g.padding) - g.kernel + 1;
+  if (out_height < 1 || out_width < 1)
+    fail("output " + std::to_string(out_height) + "x" + std::to_string(out_width) + " smaller than 1x1");
+  // The GEMMs take int sizes: one image's rows and the patch must fit.
+  if (out_height * out_width > INT_MAX || int64_t(g.kernel) * g.kernel * g.in_channels > INT_MAX)
+    fail("sizes too large for 32-bit GEMM dimensions");
+}
+
+int64_t conv2d_weight_grad_workspace(const ConvGeometry& geometry, int images) {
+  // The CUDA form splits the weight gradient's sum over rows = images * OH * OW into
+  // ceil(rows / 1024) blocks (at least 1, at most 64), each writing its own partial dW;
+  // a second pass adds them in order. A function of the geometry and the image bound only,
+  // so the engine can size the workspace when it builds the bundle.
+  constexpr int64_t kRowsPerSplit = 1024, kMaxSplits = 64;
+  const int64_t rows = int64_t(std::max(images, 0)) * std::max(geometry.out_height(), 0) *
+                       std::max(geometry.out_width(), 0);
+  const int64_t splits = std::clamp<int64_t>((rows + kRowsPerSplit - 1) / kRowsPerSplit, 1, kMaxSplits);
+  return splits * std::max<int64_t>(geometry.weight_count(), 0);
+}
+
+namespace {
+
+// ---- validation ----------------------------------------------------------------------
+
+// Checks the bounds (not the run-time images), as the CUDA forms do on the host before
+// they launch: a pointer may be null only when the bound says nothing is read or written.
+class ProblemCheck {
+ public:
+  ProblemCheck(const char* operation, size_t index, const ConvGeometry& geometry, int images)
+      : what_(std::string(operation) + " problem " + std::to_string(index)), images_(images) {
+    validate_conv_geometry(geometry, what_);
+    if (images < 0) fail("negative images " + std::to_string(images));
+  }
+  // A tensor with an image dimension: needed when the bound is above zero.
+  void per_image(const void* pointer, const char* name) const {
+    if (images_ > 0 && pointer == nullptr) fail(std::string("null ") + name);
+  }
+  void always(const void* pointer, const char* name) const {
+    if (pointer == nullptr) fail(std::string("null ") + name);
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& why) const { throw std::invalid_argument(what_ + ": " + why); }
+  std::string what_;
+  int images_;
+};
+
+void validate(std::span<const Conv2dForward> problems) {
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const Conv2dForward& p = problems[i];
+    const ProblemCheck check("conv2d_forward", i, p.geometry, p.images);
+    check.per_image(p.input, "input");
+    check.per_image(p.weights, "weights");  // read only when there is an image to convolve
+    check.per_image(p.output, "output");
+  }
+}
+
+void validate(std::span<const Conv2dBackwardData> problems) {
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const Conv2dBackwardData& p = problems[i];
+    const ProblemCheck check("conv2d_backward_data", i, p.geometry, p.images);
+    check.per_image(p.output_grad, "output_grad");
+    check.per_image(p.weights, "weights");
+    check.per_image(p.input_grad, "input_grad");
+  }
+}
+
+void validate(std::span<const Conv2dBackwardWeight> problems) {
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const Conv2dBackwardWeight& p = problems[i];
+    const ProblemCheck check("conv2d_backward_weight", i, p.geometry, p.images);
+    check.per_image(p.input, "input");
+    check.per_image(p.output_grad, "output_grad");
+    check.always(p.weight_grad, "weight_grad");  // written (zeros) even with no images
+  }
+}
+
+// ---- im2col and col2im ---------------------------------------------------------------
+
+int64_t rows_per_image(const ConvGeometry& g) { return int64_t(g.out_height()) * g.out_width(); }
+
+// One image's rows of im2col(X): the values im2col_element gives, copied a run of
+// in_channels at a time (a patch's channels are contiguous in NHWC).
+void im2col_image(const ConvGeometry& g, const float* image, float* col) {
+  const int cin = g.in_channels;
+  for (int oh = 0; oh < g.out_height(); ++oh) {
+    for (int ow = 0; ow < g.out_width(); ++ow) {
+      for (int kh = 0; kh < g.kernel; ++kh) {
+        for (int kw = 0; kw < g.kernel; ++kw) {
+          const int h = oh + kh - g.padding, w = ow + kw - g.padding;
+          if (h >= 0 && h < g.height && w >= 0 && w < g.width)
+            std::copy_n(image + (int64_t(h) * g.width + w) * cin, cin, col);
+          else
+            std::fill_n(col, cin, 0.0f);
+          col += cin;
+        }
+      }
+    }
+  }
+}
+
+// The adjoint of im2col_image: overwrites one image's input gradient with the sum of the
+// column gradients that read each pixel, added in row-major order of im2col (fixed, so
+// deterministic). Columns that read the padding are dropped.
+void col2im_image(const ConvGeometry& g, const float* col, float* image) {
+  const int cin = g.in_channels;
+  std::fill_n(image, g.input_size(), 0.0f);
+  for (int oh = 0; oh < g.out_height(); ++oh) {
+    for (int ow = 0; ow < g.out_width(); ++ow) {
+      for (int kh = 0; kh < g.kernel; ++kh) {
+        for (int kw = 0; kw < g.kernel; ++kw) {
+          const int h = oh + kh - g.padding, w = ow + kw - g.padding;
+          if (h >= 0 && h < g.height && w >= 0 && w < g.width) {
+            float* pixel = image + (int64_t(h) * g.width + w) * cin;
+            for (int ci = 0; ci < cin; ++ci) pixel[ci] += col[ci];
+          }
+          col += cin;
+        }
+      }
+    }
+  }
+}
+
+// ---- chunks and rounds ---------------------------------------------------------------
+
+// The most floats of im2col scratch held at once (64 MB). A problem larger than that runs
+// in chunks of images.
+constexpr int64_t kScratchFloats = int64_t(16) << 20;
+
+// Images per chunk: as many as fit the scratch budget, at least one. It depends on the
+// geometry alone, so the weight gradient, which adds its chunks' sums in order, gets the
+// same bits whatever the image bound, the run-time images or the neighbouring problems.
+int64_t images_per_chunk(const ConvGeometry& g) {
+  return std::max<int64_t>(1, kScratchFloats / (rows_per_image(g) * g.patch_size()));
+}
+
+struct Chunk {
+  size_t problem = 0;
+  int64_t first_image = 0, images = 0;
+  bool first_of_problem = false;  // the weight gradient overwrites with it, adds the others
+  int64_t scratch_offset = 0;     // its images' im2col rows in the round's scratch
+};
+
+struct Round {
+  std::vector<Chunk> chunks;
+  int64_t scratch_floats = 0;
+};
+
+// Every problem's chunks (its run-time images), packed in order into rounds whose
+// scratch fits the budget (a round holds at least one chunk). A round holds at most one
+// chunk of a problem, so that the weight gradient's chunks of one problem, which write the
+// same dW, run one after another in order.
+template <typename Problem>
+std::vector<Round> plan_rounds(const std::vector<Problem>& problems) {
+  std::vector<Round> rounds(1);
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const ConvGeometry& g = problems[i].geometry;
+    const int64_t images = std::max(problems[i].images, 0);  // a negative run-time count: none
+    const int64_t per_chunk = images_per_chunk(g);
+    for (int64_t first = 0; first < images; first += per_chunk) {
+      Chunk chunk{.problem = i, .first_image = first, .images = std::min(per_chunk, images - first),
+                  .first_of_problem = first == 0};
+      const int64_t floats = chunk.images * rows_per_image(g) * g.patch_size();
+      Round* round = &rounds.back();
+      const bool has_problem = !round->chunks.empty() && round->chunks.back().problem == i;
+      if (!round->chunks.empty() && (has_problem || round->scratch_floats + floats > kScratchFloats))
+        round = &rounds.emplace_back();
+      chunk.scratch_offset = round->scratch_floats;
+      round->scratch_floats += floats;
+      round->chunks.push_back(chunk);
+    }
+  }
+  if (rounds.back().chunks.empty()) rounds.pop_back();
+  return rounds;
+}
+
+// Scratch big enough for the largest round, allocated once per call.
+std::vector<float> scratch_for(const std::vector<Round>& rounds) {
+  int64_t floats = 0;
+  for (const Round& r : rounds) floats = std::max(floats, r.scratch_floats);
+  return std::vector<float>(static_cast<size_t>(floats));
+}
+
+// Runs body(problem, chunk, image) for every image of the round's chunks (image counted
+// from the chunk's first), spread across threads by image: each image's im2col rows or
+// input gradient are its own, so the split changes no result.
+template <typename Problem, typename Body>
+void for_each_image(const std::vector<Problem>& problems, const Round& round, const Body& body) {
+  struct Task {
+    const Chunk* chunk;
+    int64_t image;
+  };
+  std::vector<Task> tasks;
+  for (const Chunk& c : round.chunks)
+    for (int64_t n = 0; n < c.images; ++n) tasks.push_back({&c, n});
+  parallel_for(static_cast<int64_t>(tasks.size()), [&](int64_t t) {
+    const Chunk& c = *tasks[t].chunk;
+    body(problems[c.problem], c, tasks[t].image);
+  });
+}
+
+// Where image n of a chunk starts in the round's scratch.
+float* chunk_scratch(std::vector<float>& scratch, const ConvGeometry& g, const Chunk& c, int64_t n = 0) {
+  return scratch.data() + c.scratch_offset + n * rows_per_image(g) * g.patch_size();
+}
+
+int chunk_rows(const ConvGeometry& g, const Chunk& c) { return static_cast<int>(c.images * rows_per_image(g)); }
+
+}  // namespace
+
+void conv2d_forward_cpu(std::span<const Conv2dForward> given, GemmPrecision precision) {
+  validate(given);
+  const std::vector<Conv2dForward> problems = resolve_run_time_values(given);
+  const std::vector<Round> rounds = plan_rounds(problems);
+  std::vector<float> scratch = scratch_for(rounds);
+  for (const Round& round : rounds) {
+    for_each_image(problems, round, [&](const Conv2dForward& p, const Chunk& c, int64_t n) {
+      im2col_image(p.geometry, p.input + (c.first_image + n) * p.geometry.input_size(),
+                   chunk_scratch(scratch, p.geometry, c, n));
+    });
+    // Y[rows, Cout] = im2col(X)[rows, patch] * W[patch, Cout]
+    std::vector<GemmProblem> gemms;
+    for (const Chunk& c : round.chunks) {
+      const Conv2dForward& p = problems[c.problem];
+      const ConvGeometry& g = p.geometry;
+      gemms.push_back({.m = chunk_rows(g, c), .n = g.out_channels, .k = g.patch_size(),
+                       .a = chunk_scratch(scratch, g, c), .lda = g.patch_size(),
+                       .b = p.weights, .ldb = g.out_channels,
+                       .c = p.output + c.first_image * g.output_size(), .ldc = g.out_channels});
+    }
+    grouped_gemm_cpu(gemms, precision);
+  }
+}
+
+void conv2d_backward_data_cpu(std::span<const Conv2dBackwardData> given, GemmPrecision precision) {
+  validate(given);
+  const std::vector<Conv2dBackwardData> problems = resolve_run_time_values(given);
+  const std::vector<Round> rounds = plan_rounds(problems);
+  std::vector<float> scratch = scratch_for(rounds);
+  for (const Round& round : rounds) {
+    // dcol[rows, patch] = dY[rows, Cout] * W^T (W stored patch x Cout)
+    std::vector<GemmProblem> gemms;
+    for (const Chunk& c : round.chunks) {
+      const Conv2dBackwardData& p = problems[c.problem];
+      const ConvGeometry& g = p.geometry;
+      gemms.push_back({.m = chunk_rows(g, c), .n = g.patch_size(), .k = g.out_channels,
+                       .a = p.output_grad + c.first_image * g.output_size(), .lda = g.out_channels,
+                       .b = p.weights, .ldb = g.out_channels, .transpose_b = true,
+                       .c = chunk_scratch(scratch, g, c), .ldc = g.patch_size()});
+    }
+    grouped_gemm_cpu(gemms, precision);
+    for_each_image(problems, round, [&](const Conv2dBackwardData& p, const Chunk& c, int64_t n) {
+      col2im_image(p.geometry, chunk_scratch(scratch, p.geometry, c, n),
+                   p.input_grad + (c.first_image + n) * p.geometry.input_size());
+    });
+  }
+}
+
+void conv2d_backward_weight_cpu(std::span<const Conv2dBackwardWeight> given, GemmPrecision precision) {
+  validate(given);
+  const std::vector<Conv2dBackwardWeight> problems = resolve_run_time_values(given);
+  // No images, no terms: the sum is zero (the GEMMs below never see such a problem).
+  for (const Conv2dBackwardWeight& p : problems)
+    if (p.images <= 0) std::fill_n(p.weight_grad, p.geometry.weight_count(), 0.0f);
+  const std::vector<Round> rounds = plan_rounds(problems);
+  std::vector<float> scratch = scratch_for(rounds);
+  for (const Round& round : rounds) {
+    for_each_image(problems, round, [&](const Conv2dBackwardWeight& p, const Chunk& c, int64_t n) {
+      im2col_image(p.geometry, p.input + (c.first_image + n) * p.geometry.input_size(),
+                   chunk_scratch(scratch, p.geometry, c, n));
+    });
+    // dW[patch, Cout] (+)= im2col(X)^T * dY: the first chunk overwrites, later ones add in
+    // image order. The sum over a chunk's rows stays in one GEMM element (never split).
+    std::vector<GemmProblem> gemms;
+    for (const Chunk& c : round.chunks) {
+      const Conv2dBackwardWeight& p = problems[c.problem];
+      const ConvGeometry& g = p.geometry;
+      gemms.push_back({.m = g.patch_size(), .n = g.out_channels, .k = chunk_rows(g, c),
+                       .a = chunk_scratch(scratch, g, c), .lda = g.patch_size(), .transpose_a = true,
+                       .b = p.output_grad + c.first_image * g.output_size(), .ldb = g.out_channels,
+                       .c = p.weight_grad, .ldc = g.out_channels, .beta = c.first_of_problem ? 0.0f : 1.0f});
+    }
+    grouped_gemm_cpu(gemms, precision);
+  }
+}
+
+}  // namespace gpu_tune::kernels
