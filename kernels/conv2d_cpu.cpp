@@ -195,11 +195,15 @@ std::vector<Round> plan_rounds(const std::vector<Problem>& problems) {
   return rounds;
 }
 
-// Scratch big enough for the largest round, allocated once per call.
-std::vector<float> scratch_for(const std::vector<Round>& rounds) {
+// Scratch big enough for the largest round. It is the calling thread's and kept between
+// calls, so a training step neither allocates nor zeroes it (every element a round reads
+// is written first: im2col fills its rows, the GEMM overwrites its output).
+float* scratch_for(const std::vector<Round>& rounds) {
+  thread_local std::vector<float> scratch;
   int64_t floats = 0;
   for (const Round& r : rounds) floats = std::max(floats, r.scratch_floats);
-  return std::vector<float>(static_cast<size_t>(floats));
+  if (static_cast<int64_t>(scratch.size()) < floats) scratch.resize(static_cast<size_t>(floats));
+  return scratch.data();
 }
 
 // Runs body(problem, chunk, image) for every image of the round's chunks (image counted
@@ -221,8 +225,8 @@ void for_each_image(const std::vector<Problem>& problems, const Round& round, co
 }
 
 // Where image n of a chunk starts in the round's scratch.
-float* chunk_scratch(std::vector<float>& scratch, const ConvGeometry& g, const Chunk& c, int64_t n = 0) {
-  return scratch.data() + c.scratch_offset + n * rows_per_image(g) * g.patch_size();
+float* chunk_scratch(float* scratch, const ConvGeometry& g, const Chunk& c, int64_t n = 0) {
+  return scratch + c.scratch_offset + n * rows_per_image(g) * g.patch_size();
 }
 
 int chunk_rows(const ConvGeometry& g, const Chunk& c) { return static_cast<int>(c.images * rows_per_image(g)); }
@@ -233,7 +237,7 @@ void conv2d_forward_cpu(std::span<const Conv2dForward> given, GemmPrecision prec
   validate(given);
   const std::vector<Conv2dForward> problems = resolve_run_time_values(given);
   const std::vector<Round> rounds = plan_rounds(problems);
-  std::vector<float> scratch = scratch_for(rounds);
+  float* scratch = scratch_for(rounds);
   for (const Round& round : rounds) {
     for_each_image(problems, round, [&](const Conv2dForward& p, const Chunk& c, int64_t n) {
       im2col_image(p.geometry, p.input + (c.first_image + n) * p.geometry.input_size(),
@@ -257,7 +261,7 @@ void conv2d_backward_data_cpu(std::span<const Conv2dBackwardData> given, GemmPre
   validate(given);
   const std::vector<Conv2dBackwardData> problems = resolve_run_time_values(given);
   const std::vector<Round> rounds = plan_rounds(problems);
-  std::vector<float> scratch = scratch_for(rounds);
+  float* scratch = scratch_for(rounds);
   for (const Round& round : rounds) {
     // dcol[rows, patch] = dY[rows, Cout] * W^T (W stored patch x Cout)
     std::vector<GemmProblem> gemms;
@@ -284,7 +288,7 @@ void conv2d_backward_weight_cpu(std::span<const Conv2dBackwardWeight> given, Gem
   for (const Conv2dBackwardWeight& p : problems)
     if (p.images <= 0) std::fill_n(p.weight_grad, p.geometry.weight_count(), 0.0f);
   const std::vector<Round> rounds = plan_rounds(problems);
-  std::vector<float> scratch = scratch_for(rounds);
+  float* scratch = scratch_for(rounds);
   for (const Round& round : rounds) {
     for_each_image(problems, round, [&](const Conv2dBackwardWeight& p, const Chunk& c, int64_t n) {
       im2col_image(p.geometry, p.input + (c.first_image + n) * p.geometry.input_size(),

@@ -26,14 +26,34 @@ struct PoolGeometry {
   GPU_TUNE_HD int64_t output_size() const { return int64_t(out_height()) * out_width() * channels; }
 };
 
-// Index (0..3, row-major in the window) of the window's first maximum, NaN winning.
+// The window's first maximum, NaN winning: its value and its index (0..3, row-major in
+// the window). Written as selects on the running maximum, without indexing, so the CPU
+// form's loop over channels vectorises; the CUDA kernels call the same function.
+struct WindowMaximum {
+  float value;
+  int index;
+};
+GPU_TUNE_HD WindowMaximum max_pool_window_maximum(float v0, float v1, float v2, float v3) {
+  float best = v0;
+  int index = 0;
+  // A later element takes over when the maximum so far is a number and the element is
+  // larger or NaN; so ties keep the first, and the first NaN stays. Bitwise & and |, not
+  // && and ||: no short-circuit branches, so the selects vectorise.
+  const bool take1 = (best == best) & ((v1 > best) | (v1 != v1));
+  best = take1 ? v1 : best;
+  index = take1 ? 1 : index;
+  const bool take2 = (best == best) & ((v2 > best) | (v2 != v2));
+  best = take2 ? v2 : best;
+  index = take2 ? 2 : index;
+  const bool take3 = (best == best) & ((v3 > best) | (v3 != v3));
+  best = take3 ? v3 : best;
+  index = take3 ? 3 : index;
+  return {best, index};
+}
 GPU_TUNE_HD int max_pool_window_argmax(const float* window_origin, int64_t row_stride, int64_t column_stride) {
-  const float v[4] = {window_origin[0], window_origin[column_stride], window_origin[row_stride],
-                      window_origin[row_stride + column_stride]};
-  int best = 0;
-  for (int i = 1; i < 4; ++i)
-    if (v[best] == v[best] && (v[i] > v[best] || v[i] != v[i])) best = i;
-  return best;
+  return max_pool_window_maximum(window_origin[0], window_origin[column_stride], window_origin[row_stride],
+                                 window_origin[row_stride + column_stride])
+      .index;
 }
 
 struct MaxPoolForward {
