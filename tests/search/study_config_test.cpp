@@ -330,10 +330,21 @@ TEST(StudyConfig, LoadedFileErrorsNameThePath) {
   std::filesystem::remove(path);
 }
 
+TEST(StudyConfig, EveryExampleStudyParses) {
+  const std::filesystem::path examples = std::filesystem::path(__FILE__).parent_path() / "../../examples";
+  const std::pair<const char*, const char*> files[] = {
+      {"fashion_mnist.yaml", "fashion_mnist"}, {"fashion_mnist_cpu.yaml", "fashion_mnist_cpu"},
+      {"fashion_mnist_cnn.yaml", "fashion_mnist_cnn"}};
+  for (const auto& [file, name] : files) {
+    SCOPED_TRACE(file);
+    EXPECT_EQ(load_study_config(examples / file).name, name);
+  }
+}
+
 TEST(StudyConfig, ExampleStudyParses) {
   const std::filesystem::path path = std::filesystem::path(__FILE__).parent_path() / "../../examples/fashion_mnist.yaml";
   const StudyConfig config = load_study_config(path);
-  EXPECT_EQ(config.name, "fashion_mnist_mlp");
+  EXPECT_EQ(config.name, "fashion_mnist");
   EXPECT_EQ(config.metric, "validation_loss");
   EXPECT_EQ(config.direction, Direction::kMinimize);
   EXPECT_EQ(config.budget.trials, 64);
