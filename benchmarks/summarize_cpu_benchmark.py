@@ -20,16 +20,25 @@ def main(gpu_tune_path, pytorch_path):
     for r in read_lines(gpu_tune_path):
         ours[(r["model"], r["slots"])].append(r["samples_per_second"])
     theirs = collections.defaultdict(list)
+    # Two single-threaded processes at once: their rates in one round add up.
+    two_process = collections.defaultdict(float)
     for r in read_lines(pytorch_path):
-        if r.get("aggregate"):
+        if not r.get("aggregate"):
+            continue
+        if r["variant"] == "2-process":
+            two_process[(r["model"], r["slots"], r["round"])] += r["samples_per_second"]
+        else:
             theirs[(r["variant"], r["model"], r["copies"])].append(r["samples_per_second"])
+    for (model, slots, _), rate in two_process.items():
+        theirs[("2-process", model, slots)].append(rate)
     ours, theirs = medians(ours), medians(theirs)
-    print("| model | S | gpu_tune samples/s | PyTorch default samples/s | ratio | PyTorch 1-thread samples/s | ratio |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
-    order = {"mlp_small": 0, "mlp_medium": 1, "mlp_large": 2}
+    print("| model | S | gpu_tune samples/s | PyTorch default samples/s | ratio | PyTorch 1-thread samples/s | ratio "
+          "| PyTorch 2 x 1-thread processes samples/s | ratio |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    order = {"mlp_small": 0, "mlp_medium": 1, "mlp_large": 2, "cnn_small": 3, "cnn_medium": 4, "cnn_large": 5}
     for (model, slots), rate in sorted(ours.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
         cells = [model, str(slots), f"{rate:,.0f}"]
-        for variant in ("default", "1-thread"):
+        for variant in ("default", "1-thread", "2-process"):
             other = theirs.get((variant, model, slots))
             cells += [f"{other:,.0f}", f"{rate / other:.1f}x"] if other else ["-", "-"]
         print("| " + " | ".join(cells) + " |")
