@@ -100,21 +100,40 @@ void validate(std::span<const Conv2dBackwardWeight> problems) {
 
 int64_t rows_per_image(const ConvGeometry& g) { return int64_t(g.out_height()) * g.out_width(); }
 
-// One image's rows of im2col(X): the values im2col_element gives, copied a run of
-// in_channels at a time (a patch's channels are contiguous in NHWC).
+// Copies n floats. A plain loop on purpose: n is a kernel row's K * Cin, often 3 or 5
+// floats, where a call to memmove (what std::copy_n and loop-pattern recognition make of
+// it) costs more than the copy.
+__attribute__((optimize("no-tree-loop-distribute-patterns"))) inline void copy_short(const float* from, int n,
+                                                                                      float* to) {
+  for (int i = 0; i < n; ++i) to[i] = from[i];
+}
+
+// One image's rows of im2col(X): the values im2col_element gives. A kernel row (kw = 0..K-1
+// at one kh) reads K neighbouring pixels, which are contiguous in NHWC, so the inner
+// pixels copy K * Cin floats at once and only the padded edges go pixel by pixel.
 void im2col_image(const ConvGeometry& g, const float* image, float* col) {
-  const int cin = g.in_channels;
+  const int cin = g.in_channels, k = g.kernel;
+  const int run = k * cin;  // one kernel row of a patch
   for (int oh = 0; oh < g.out_height(); ++oh) {
     for (int ow = 0; ow < g.out_width(); ++ow) {
-      for (int kh = 0; kh < g.kernel; ++kh) {
-        for (int kw = 0; kw < g.kernel; ++kw) {
-          const int h = oh + kh - g.padding, w = ow + kw - g.padding;
-          if (h >= 0 && h < g.height && w >= 0 && w < g.width)
-            std::copy_n(image + (int64_t(h) * g.width + w) * cin, cin, col);
-          else
-            std::fill_n(col, cin, 0.0f);
-          col += cin;
+      const int w0 = ow - g.padding;
+      const bool inside = w0 >= 0 && w0 + k <= g.width;
+      for (int kh = 0; kh < k; ++kh) {
+        const int h = oh + kh - g.padding;
+        if (h < 0 || h >= g.height) {
+          std::fill_n(col, run, 0.0f);
+        } else if (inside) {
+          copy_short(image + (int64_t(h) * g.width + w0) * cin, run, col);
+        } else {
+          for (int kw = 0; kw < k; ++kw) {
+            const int w = w0 + kw;
+            if (w >= 0 && w < g.width)
+              copy_short(image + (int64_t(h) * g.width + w) * cin, cin, col + kw * cin);
+            else
+              std::fill_n(col + kw * cin, cin, 0.0f);
+          }
         }
+        col += run;
       }
     }
   }

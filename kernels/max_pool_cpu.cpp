@@ -48,35 +48,71 @@ std::vector<Piece> split_by_images(const std::vector<Problem>& problems) {
   return pieces;
 }
 
-// One row of windows, all channels: its own function so that the restrict qualifiers hold
-// (GCC honours them on parameters) and the loop over channels vectorises.
-void forward_window_row(int windows, int channels, int64_t row_stride, const float* __restrict top,
-                        float* __restrict out) {
-  for (int w = 0; w < windows; ++w) {
-    const float* __restrict a = top + int64_t(2 * w) * channels;
-    const float* __restrict b = a + row_stride;
-    float* __restrict o = out + int64_t(w) * channels;
-    for (int c = 0; c < channels; ++c) o[c] = max_pool_window_maximum(a[c], a[c + channels], b[c], b[c + channels]).value;
+// Rows of windows, all channels, in two steps. The fast step assumes no NaN: then the
+// first maximum of (v0, v1, v2, v3) is a tournament, max(first max of v0 v1, first max of
+// v2 v3) keeping the left on ties, which the compiler vectorises (plain compares and
+// selects, no dependent NaN logic). A row that holds a NaN is redone element by element
+// with max_pool_window_maximum itself. Either way the result is that function's.
+// Separate functions so that the restrict qualifiers hold (GCC honours them on parameters).
+
+// One window's channels. Returns whether the window held a NaN (the output is then to be
+// redone).
+bool forward_window_fast(int channels, const float* __restrict a, const float* __restrict b,
+                         float* __restrict out) {
+  int nan = 0;  // an int, not a bool: GCC 12 vectorises this form
+  for (int c = 0; c < channels; ++c) {
+    const float v0 = a[c], v1 = a[c + channels], v2 = b[c], v3 = b[c + channels];
+    const float left = v1 > v0 ? v1 : v0, right = v3 > v2 ? v3 : v2;
+    out[c] = right > left ? right : left;
+    nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);
   }
+  return nan != 0;
+}
+
+void forward_window_row(int windows, int channels, int64_t row_stride, const float* top, float* out) {
+  for (int w = 0; w < windows; ++w) {
+    const float* a = top + int64_t(2 * w) * channels;
+    float* o = out + int64_t(w) * channels;
+    if (!forward_window_fast(channels, a, a + row_stride, o)) continue;
+    for (int c = 0; c < channels; ++c)
+      o[c] = max_pool_window_maximum(a[c], a[c + channels], a[c + row_stride], a[c + row_stride + channels]).value;
+  }
+}
+
+bool backward_window_fast(int channels, const float* __restrict a, const float* __restrict b,
+                          const float* __restrict grad, float* __restrict ga, float* __restrict gb) {
+  // Comparisons written out at each use and an int accumulator: GCC 12 vectorises this
+  // form, not one with bool temporaries.
+  int nan = 0;
+  for (int c = 0; c < channels; ++c) {
+    const float v0 = a[c], v1 = a[c + channels], v2 = b[c], v3 = b[c + channels];
+    const float left = v1 > v0 ? v1 : v0, right = v3 > v2 ? v3 : v2;
+    const float g = grad[c];
+    const float to_left = right > left ? 0.0f : g, to_right = right > left ? g : 0.0f;
+    ga[c] = v1 > v0 ? 0.0f : to_left;
+    ga[c + channels] = v1 > v0 ? to_left : 0.0f;
+    gb[c] = v3 > v2 ? 0.0f : to_right;
+    gb[c + channels] = v3 > v2 ? to_right : 0.0f;
+    nan |= (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3);
+  }
+  return nan != 0;
 }
 
 // Writes all four gradients of each window: the output's gradient at the first maximum,
 // zero elsewhere. Windows do not overlap (stride 2).
-void backward_window_row(int windows, int channels, int64_t row_stride, const float* __restrict top,
-                         const float* __restrict grad, float* __restrict top_grad) {
+void backward_window_row(int windows, int channels, int64_t row_stride, const float* top, const float* grad,
+                         float* top_grad) {
+  const int64_t offsets[4] = {0, channels, row_stride, row_stride + channels};
   for (int w = 0; w < windows; ++w) {
     const int64_t origin = int64_t(2 * w) * channels;
-    const float* __restrict a = top + origin;
-    const float* __restrict b = a + row_stride;
-    const float* __restrict g = grad + int64_t(w) * channels;
-    float* __restrict ga = top_grad + origin;
-    float* __restrict gb = ga + row_stride;
+    const float* a = top + origin;
+    const float* g = grad + int64_t(w) * channels;
+    float* ga = top_grad + origin;
+    if (!backward_window_fast(channels, a, a + row_stride, g, ga, ga + row_stride)) continue;
     for (int c = 0; c < channels; ++c) {
-      const int best = max_pool_window_maximum(a[c], a[c + channels], b[c], b[c + channels]).index;
-      ga[c] = best == 0 ? g[c] : 0.0f;
-      ga[c + channels] = best == 1 ? g[c] : 0.0f;
-      gb[c] = best == 2 ? g[c] : 0.0f;
-      gb[c + channels] = best == 3 ? g[c] : 0.0f;
+      const int best =
+          max_pool_window_maximum(a[c], a[c + channels], a[c + row_stride], a[c + row_stride + channels]).index;
+      for (int k = 0; k < 4; ++k) ga[c + offsets[k]] = k == best ? g[c] : 0.0f;
     }
   }
 }
