@@ -5,7 +5,10 @@
 #include <map>
 #include <stdexcept>
 
+#include <omp.h>  // per-thread thread counts for CPU workers
+
 #include "apps/slot_spec.h"
+#include "kernels/cpu_parallel.h"
 
 namespace gpu_tune::app {
 
@@ -132,9 +135,17 @@ EngineObjective::EngineObjective(Backend& backend, const data::Dataset& dataset,
 
 void EngineObjective::run(const std::function<std::optional<search::TrialRequest>(int slot)>& next_trial,
                           search::TrialReporter& reporter) {
+  if (options_.cpu_threads) {
+    omp_set_num_threads(*options_.cpu_threads);
+    // Our threads split the work; a threaded BLAS inside each worker would oversubscribe.
+    kernels::use_single_threaded_blas();
+  }
   TrainerOptions trainer_options;
   trainer_options.bundle.capacity = options_.capacity;
   trainer_options.bundle.standardize = options_.standardize;
+  // Between bundle steps: a stopping study leaves its running trials to be recorded as
+  // interrupted.
+  trainer_options.stop_requested = [&reporter] { return reporter.should_stop(); };
   Trainer trainer(backend_, dataset_, trainer_options);
   ReportingObserver observer(reporter, options_.metric);
   trainer.run(

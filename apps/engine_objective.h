@@ -3,6 +3,7 @@
 // are slot settings by name (lr, batch, model, dropout, optimizer, ...; see slot_spec.h),
 // plus width1, width2, ... which replace the model's hidden widths (a `model` parameter
 // then only names the branch that carries them).
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -20,6 +21,10 @@ struct EngineObjectiveOptions {
   std::string metric = "validation_loss";  // or validation_accuracy: the trial's value at its best epoch
   std::vector<std::pair<std::string, std::string>> training_defaults;  // slot settings
   std::optional<int> max_epochs_override;  // a reduced budget caps every trial's epochs
+  std::string device_label;                 // recorded with each trial, e.g. "cuda:1"; default: the backend's name
+  // CPU threads for this worker's kernels, set in the thread that runs it (OpenMP's thread
+  // count is per thread, so workers of one process can differ); none: OpenMP's default.
+  std::optional<int> cpu_threads;
 };
 
 // The training configuration of a trial; throws std::invalid_argument naming the
@@ -31,7 +36,7 @@ class EngineObjective final : public search::Objective {
  public:
   EngineObjective(Backend& backend, const data::Dataset& dataset, EngineObjectiveOptions options);
   int capacity() const override { return options_.capacity; }
-  std::string device() const override { return backend_.name(); }
+  std::string device() const override { return options_.device_label.empty() ? backend_.name() : options_.device_label; }
   void run(const std::function<std::optional<search::TrialRequest>(int slot)>& next_trial,
            search::TrialReporter& reporter) override;
 

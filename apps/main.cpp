@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   gpu_tune::app::TrainOptions train_options;
   gpu_tune::app::TuneOptions tune_options;
+  tune_options.invocation.assign(argv, argv + argc);
   gpu_tune::app::StudyCommandOptions study_options;
   gpu_tune::app::add_train_command(app, train_options, exit_code);
   gpu_tune::app::add_tune_command(app, tune_options, exit_code);

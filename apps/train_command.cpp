@@ -29,6 +29,10 @@ void add_engine_options(CLI::App& command, EngineOptions& options) {
       ->capture_default_str();
   command.add_option("--gemm", options.gemm, "own | cublas: whose grouped matrix multiply the CUDA backend runs")
       ->capture_default_str();
+  command.add_option("--conv", options.conv,
+                     "own | cudnn: whose convolution the CUDA backend runs (cudnn needs a build with cuDNN and "
+                     "issues every step afresh; the CPU backend has only its reference and ignores this)")
+      ->capture_default_str();
   command.add_flag("--no-cuda-graphs", options.no_cuda_graphs,
                    "issue every training step's kernels afresh instead of replaying a captured CUDA graph");
   command.add_flag("--standardize", options.standardize, "standardise pixels with the training split's mean and std");
@@ -50,15 +54,25 @@ void add_train_command(CLI::App& app, TrainOptions& options, int& exit_code) {
   train->callback([&options, &exit_code] { exit_code = run_train(options, std::cout, std::cerr); });
 }
 
-BackendSelection select_engine_backend(const EngineOptions& options, std::ostream& log) {
+BackendChoice engine_backend_choice(const EngineOptions& options) {
   const auto choice = parse_backend_choice(options.backend);
   if (!choice) throw std::invalid_argument("--backend '" + options.backend + "' is not one of auto, cpu, cuda");
+  return *choice;
+}
+
+BackendOptions engine_backend_options(const EngineOptions& options) {
   const auto precision = kernels::parse_precision(options.precision);
   if (!precision) throw std::invalid_argument("--precision '" + options.precision + "' is not one of fp32, tf32");
   const auto gemm = parse_gemm_library(options.gemm);
   if (!gemm) throw std::invalid_argument("--gemm '" + options.gemm + "' is not one of own, cublas");
-  BackendSelection selection =
-      select_backend(*choice, BackendOptions{.precision = *precision, .gemm = *gemm, .cuda_graphs = !options.no_cuda_graphs});
+  const auto conv = parse_conv_library(options.conv);
+  if (!conv) throw std::invalid_argument("--conv '" + options.conv + "' is not one of own, cudnn");
+  return BackendOptions{.precision = *precision, .gemm = *gemm, .conv = *conv, .cuda_graphs = !options.no_cuda_graphs};
+}
+
+BackendSelection select_engine_backend(const EngineOptions& options, std::ostream& log) {
+  const BackendChoice choice = engine_backend_choice(options);
+  BackendSelection selection = select_backend(choice, engine_backend_options(options));
   log << "gpu_tune: " << selection.notice << "\n";
   return selection;
 }

@@ -20,6 +20,7 @@ struct EngineOptions {
   std::string backend = "auto";
   std::string precision = "fp32";
   std::string gemm = "own";
+  std::string conv = "own";
   bool no_cuda_graphs = false;
   bool standardize = false;
 };
@@ -36,6 +37,11 @@ struct TrainOptions {
 
 void add_engine_options(CLI::App& command, EngineOptions& options);
 void add_train_command(CLI::App& app, TrainOptions& options, int& exit_code);
+
+// --backend, and the options every backend takes (--precision, --gemm, --conv, --no-cuda-graphs).
+// Throw std::invalid_argument naming the flag for a value they do not know.
+BackendChoice engine_backend_choice(const EngineOptions& options);
+BackendOptions engine_backend_options(const EngineOptions& options);
 
 // The backend the options ask for, with its one-line notice written to `log`. Throws
 // std::invalid_argument naming the flag for a value it does not know.

@@ -2,16 +2,22 @@
 
 #include <unistd.h>  // isatty
 
+#include <algorithm>
+#include <csignal>
+#include <filesystem>
 #include <iostream>
 #include <stdexcept>
 
 #include "apps/engine_objective.h"
+#include "apps/engine_study_check.h"
+#include "apps/interrupt.h"
 #include "apps/seed_study.h"
+#include "apps/tune_devices.h"
 #include "apps/tune_progress.h"
-#include "engine/backend_factory.h"
 #include "search/command_objective.h"
 #include "search/pruner_factory.h"
 #include "search/sampler_factory.h"
+#include "search/space_description.h"
 #include "search/sqlite_storage.h"
 #include "search/study_config.h"
 #include "search/study_runner.h"
@@ -29,6 +35,46 @@ search::StudyConfig load_study(const TuneOptions& options) {
   return search::parse_study_config(kSeedStudyYaml, kSeedStudyName);
 }
 
+// Quoted for a POSIX shell where it needs to be.
+std::string shell_word(const std::string& word) {
+  const bool plain = !word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                             "0123456789_-+=/.,:@%") == std::string::npos;
+  if (plain) return word;
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// The command that picks the study up where it stopped: the same command, from the same
+// folder (relative paths in it stay right).
+std::string resume_command(const TuneOptions& options, const std::filesystem::path& storage_path) {
+  std::vector<std::string> words = options.invocation;
+  if (words.empty()) {
+    words = {"gpu_tune", "tune"};
+    if (options.study_file) words.push_back(*options.study_file);
+    words.insert(words.end(), {"--storage", storage_path.string()});
+    if (options.objective_command) words.insert(words.end(), {"--objective-command", *options.objective_command});
+  }
+  std::error_code error;
+  const std::filesystem::path here = std::filesystem::current_path(error);
+  std::string text = error ? "" : "cd " + shell_word(here.string()) + " && ";
+  for (size_t i = 0; i < words.size(); ++i) text += (i ? " " : "") + shell_word(words[i]);
+  return text;
+}
+
+// "trial 3 (value 0.3121): batch=64 lr=0.00231", or nothing before a trial completes.
+std::string best_trial_line(search::Storage& storage, const search::StudyInfo& info, const search::StudyProgress& progress) {
+  if (progress.best_trial < 0) return "";
+  for (const search::TrialRecord& t : storage.trials(info.id)) {
+    if (t.number != progress.best_trial) continue;
+    std::string text = "best: trial " + std::to_string(t.number) + " (" + info.metric + " " +
+                       search::to_display_string(*t.value) + "):";
+    for (const auto& [name, value] : t.params) text += " " + name + "=" + search::to_display_string(value);
+    return text;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::filesystem::path default_storage_path(const std::string& study_name) {
@@ -43,7 +89,15 @@ void add_tune_command(CLI::App& app, TuneOptions& options, int& exit_code) {
       "--objective-command", [&options](const std::string& c) { options.objective_command = c; },
       "tune this program instead of the engine: it gets --NAME=VALUE arguments and GPU_TUNE_NAME variables, "
       "and prints the objective as its last numeric line (gpu_tune:step=N value=V lines are intermediate values)");
-  tune->add_option_function<int>("--parallel", [&options](int n) { options.parallel = n; }, "trials at once (slots)");
+  tune->add_option_function<std::string>(
+      "--devices", [&options](const std::string& d) { options.devices = d; },
+      "where the engine trains, one worker and bundle per device: all (every GPU, or the CPU when there is none; "
+      "the default) | cpu | cpu:N (N single-threaded CPU workers) | GPU numbers such as 0,2");
+  tune->add_option_function<int>(
+      "--slots", [&options](int n) { options.slots = n; },
+      "trials at once per device (default: --parallel split across the devices)");
+  tune->add_option_function<int>(
+      "--parallel", [&options](int n) { options.parallel = n; }, "trials at once across all devices (default: the study's budget.parallel)");
   tune->add_option_function<int64_t>("--trials", [&options](int64_t n) { options.trials = n; }, "trial budget");
   tune->add_option_function<int>("--epochs", [&options](int n) { options.epochs = n; }, "cap on every trial's epochs");
   tune->add_option_function<double>(
@@ -62,14 +116,35 @@ void add_tune_command(CLI::App& app, TuneOptions& options, int& exit_code) {
 }
 
 int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
+  // From the start, so that a Ctrl-C while the data loads also ends cleanly.
+  const InterruptHandlers interrupts;
   try {
     search::StudyConfig study = load_study(options);
     search::StudyBudget budget{study.budget.trials, study.budget.time_limit_seconds};
-    int parallel = options.parallel.value_or(study.budget.parallel);
+    const int parallel = options.parallel.value_or(study.budget.parallel);
     if (options.trials) budget.trials = *options.trials;
     if (options.time_limit_seconds) budget.time_limit_seconds = *options.time_limit_seconds;
     if (budget.trials < 1) throw std::invalid_argument("--trials must be at least 1");
     if (parallel < 1) throw std::invalid_argument("--parallel must be at least 1");
+    if (options.slots && *options.slots < 1) throw std::invalid_argument("--slots must be at least 1");
+    if (options.objective_command && (options.devices || options.slots))
+      throw std::invalid_argument("--devices and --slots place the engine's trials; an --objective-command runs "
+                                  "--parallel commands at once on this machine");
+
+    // The engine's settings, checked against the study before anything is opened or loaded.
+    EngineOptions engine = options.engine;
+    EngineObjectiveOptions engine_options;
+    if (!options.objective_command) {
+      if (!options.dataset_given) {
+        engine.dataset.name = study.dataset;
+        if (study.data_dir) engine.dataset.data_dir = *study.data_dir;
+      }
+      engine_options.standardize = engine.standardize;
+      engine_options.metric = study.metric;
+      engine_options.training_defaults = study.training;
+      engine_options.max_epochs_override = options.epochs;
+      check_engine_study(study, engine_options);
+    }
 
     const std::filesystem::path storage_path = options.storage ? std::filesystem::path(*options.storage)
                                                                : default_storage_path(study.name);
@@ -80,52 +155,79 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
     info.direction = study.direction;
     info.metric = options.objective_command ? "objective" : study.metric;
     info.config = study.source_text;
+    info.space = search::describe_space(study.space);
     info = storage.create_or_load_study(info);
+    if (const std::string changes = search::space_changes(info.space, search::describe_space(study.space)); !changes.empty())
+      throw std::invalid_argument(study.locate("space") + "the space of study '" + info.name + "' in " + storage_path.string() +
+                                  " changed since the study began: " + changes +
+                                  ". Its trials would mislead the sampler; restore the space, or start a new study "
+                                  "(another study name or --storage)");
     const std::unique_ptr<search::Sampler> sampler = search::make_sampler(study.sampler);
     const std::unique_ptr<search::Pruner> pruner = search::make_pruner(study.pruner);  // null: none
 
-    std::unique_ptr<Backend> backend;
+    std::vector<TuneDevice> devices;
     std::optional<data::Dataset> dataset;
-    std::unique_ptr<search::Objective> objective;
-    std::optional<int> epoch_cap = options.epochs;
+    std::vector<std::unique_ptr<search::Objective>> objectives;
+    std::string placement;
     if (options.objective_command) {
-      objective = std::make_unique<search::CommandObjective>(
-          search::CommandObjectiveOptions{*options.objective_command, parallel});
+      objectives.push_back(std::make_unique<search::CommandObjective>(
+          search::CommandObjectiveOptions{*options.objective_command, parallel}));
+      placement = std::to_string(parallel) + " commands at a time";
     } else {
-      EngineOptions engine = options.engine;
-      if (!options.dataset_given) {
-        engine.dataset.name = study.dataset;
-        if (study.data_dir) engine.dataset.data_dir = *study.data_dir;
-      }
-      backend = select_engine_backend(engine, log).backend;  // bad flags fail before the load
+      devices = open_tune_devices(options.devices, engine, log);  // bad flags fail before the load
       dataset = load_engine_dataset(engine, log);
-      if (backend->name() == "cpu" && !options.full && !options.trials && !options.epochs) {
+      const bool cpu_only = std::all_of(devices.begin(), devices.end(), [](const TuneDevice& d) { return d.backend->name() == "cpu"; });
+      if (cpu_only && !options.full && !options.trials && !options.epochs) {
         budget.trials = std::min(budget.trials, kReducedTrials);
-        epoch_cap = kReducedEpochs;
+        engine_options.max_epochs_override = kReducedEpochs;
         log << "gpu_tune: on the CPU this runs a reduced budget of " << budget.trials << " trials, at most "
             << kReducedEpochs << " epochs each, so it ends in minutes; add --full for the whole study ("
             << study.budget.trials << " trials)\n";
       }
-      EngineObjectiveOptions engine_options;
-      engine_options.capacity = parallel;
-      engine_options.standardize = engine.standardize;
-      engine_options.metric = study.metric;
-      engine_options.training_defaults = study.training;
-      engine_options.max_epochs_override = epoch_cap;
-      objective = std::make_unique<EngineObjective>(*backend, *dataset, engine_options);
+      const std::vector<int> slots = slots_per_device(static_cast<int>(devices.size()), parallel, options.slots);
+      std::string named;
+      int total = 0;
+      for (size_t i = 0; i < devices.size(); ++i) {
+        TuneDevice& device = devices[i];
+        named += (i ? ", " : "") + device.label + " (" + device.description + ", " + std::to_string(slots[i]) + " slots)";
+        if (slots[i] == 0) continue;  // --parallel is filled by the devices before it
+        EngineObjectiveOptions worker = engine_options;
+        worker.capacity = slots[i];
+        worker.device_label = device.label;
+        worker.cpu_threads = device.cpu_threads;
+        objectives.push_back(std::make_unique<EngineObjective>(*device.backend, *dataset, worker));
+        total += slots[i];
+      }
+      log << "gpu_tune: " << devices.size() << (devices.size() == 1 ? " device: " : " devices: ") << named << "\n";
+      placement = std::to_string(total) + " at a time on " + std::to_string(objectives.size()) +
+                  (objectives.size() == 1 ? " device" : " devices");
     }
     log << "gpu_tune: study '" << info.name << "' in " << storage_path.string() << ": " << study.space.flat().size()
         << " parameters, " << search::direction_name(info.direction) << " " << info.metric << ", sampler "
         << sampler->name() << ", pruner " << (pruner ? pruner->name() : "none") << ", budget " << budget.trials
-        << " trials, " << parallel << " at a time\n";
+        << " trials, " << placement << "\n";
 
     TuneProgress progress(out, options.live_progress.value_or(isatty(STDOUT_FILENO) == 1));
     search::StudyRunner runner(storage, info, study.space, *sampler, budget,
                                [&](const search::StudyProgress& p, const std::string& event) { progress.update(p, event); },
                                pruner.get());
-    const search::StudyProgress final_progress = runner.run(*objective);
+    runner.set_stop_condition(interrupt_requested);
+    std::vector<search::Objective*> workers;
+    for (const auto& objective : objectives) workers.push_back(objective.get());
+    const search::StudyProgress final_progress = runner.run(workers);
     progress.close();
+    const std::string best = best_trial_line(storage, info, final_progress);
+    if (interrupt_requested()) {
+      const int signal_number = interrupt_signal();
+      out << "study '" << info.name << "' stopped by " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") << ": "
+          << progress_summary(final_progress) << "; trials stopped while running are recorded as interrupted and "
+          << "do not count toward the budget\n";
+      if (!best.empty()) out << best << "\n";
+      out << "to resume: " << resume_command(options, storage_path) << "\n";
+      return 128 + signal_number;
+    }
     out << "study '" << info.name << "': " << progress_summary(final_progress) << "\n";
+    if (!best.empty()) out << best << "\n";
     return 0;
   } catch (const std::exception& e) {
     log << "gpu_tune tune: error: " << e.what() << "\n";

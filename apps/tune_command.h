@@ -7,6 +7,7 @@
 #include <iosfwd>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "apps/train_command.h"
 
@@ -17,16 +18,24 @@ struct TuneOptions {
   bool dataset_given = false;  // --dataset or --data on the command line beats the study file
   std::optional<std::string> study_file;  // default: the built-in seed study (examples/fashion_mnist.yaml)
   std::optional<std::string> objective_command;
-  std::optional<int> parallel;
+  std::optional<std::string> devices;  // --devices: all | cpu | cpu:N | 0,2 (see tune_devices.h)
+  std::optional<int> slots;            // --slots: trials at once per device
+  std::optional<int> parallel;         // trials at once across all devices
   std::optional<int64_t> trials;
   std::optional<int> epochs;
   std::optional<double> time_limit_seconds;
   std::optional<std::string> storage;  // SQLite file; default studies/<study>/study.db
   bool full = false;                   // the whole budget even without a GPU
   std::optional<bool> live_progress;   // default: when standard output is a terminal
+  // The command line as typed (argv), printed as the command that resumes an interrupted
+  // study; empty when run_tune is called otherwise (a shorter command is printed then).
+  std::vector<std::string> invocation;
 };
 
 void add_tune_command(CLI::App& app, TuneOptions& options, int& exit_code);
+// Returns the exit code: 0 when the study ran to its budget, 2 on an error (nothing run),
+// 128 + the signal's number when SIGINT or SIGTERM stopped it (the study is intact and the
+// same command resumes it).
 int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log);
 
 // Where a study's database lives unless --storage says otherwise.

@@ -1,4 +1,4 @@
-// Trained samples per second of a bundle of S identical-shape MLPs (different seeds and
+// Trained samples per second of a bundle of S identical-shape models (different seeds and
 // learning rates) on the chosen backend. One JSON line per (model, S) for the comparison
 // script; medians over repeats, since the machines are shared and noisy.
 #include <CLI/CLI.hpp>          // flags
@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> models = {"mlp_small", "mlp_medium", "mlp_large"};
   std::vector<int> sizes = {1, 4, 8};
   int batch = 64, steps = 200, warmup = 20, repeats = 3;
-  std::string backend_name = "cpu", precision_name = "fp32", gemm_name = "own";
+  std::string backend_name = "cpu", precision_name = "fp32", gemm_name = "own", conv_name = "own";
   bool no_cuda_graphs = false;
   data::DatasetOptions data_options;
   app.add_option("--model", models, "models to time")->delimiter(',');
@@ -39,6 +39,8 @@ int main(int argc, char** argv) {
   app.add_option("--backend", backend_name, "auto | cpu | cuda")->capture_default_str();
   app.add_option("--precision", precision_name, "fp32 | tf32")->capture_default_str();
   app.add_option("--gemm", gemm_name, "own | cublas")->capture_default_str();
+  app.add_option("--conv", conv_name, "own | cudnn (CUDA backend; the CPU has only its reference)")
+      ->capture_default_str();
   app.add_flag("--no-cuda-graphs", no_cuda_graphs, "issue every step afresh");
   app.add_option_function<std::string>("--data", [&](const std::string& d) { data_options.data_dir = d; });
   CLI11_PARSE(app, argc, argv);
@@ -48,10 +50,11 @@ int main(int argc, char** argv) {
     const auto choice = parse_backend_choice(backend_name);
     const auto precision = kernels::parse_precision(precision_name);
     const auto gemm = parse_gemm_library(gemm_name);
-    if (!choice || !precision || !gemm)
-      throw std::invalid_argument("--backend, --precision or --gemm has a value it does not take (see --help)");
-    BackendSelection selection =
-        select_backend(*choice, BackendOptions{.precision = *precision, .gemm = *gemm, .cuda_graphs = !no_cuda_graphs});
+    const auto conv = parse_conv_library(conv_name);
+    if (!choice || !precision || !gemm || !conv)
+      throw std::invalid_argument("--backend, --precision, --gemm or --conv has a value it does not take (see --help)");
+    BackendSelection selection = select_backend(
+        *choice, BackendOptions{.precision = *precision, .gemm = *gemm, .conv = *conv, .cuda_graphs = !no_cuda_graphs});
     std::cerr << "bundle_throughput: " << selection.notice << "\n";
     for (const std::string& model : models) {
       for (int s : sizes) {
@@ -80,6 +83,7 @@ int main(int argc, char** argv) {
                                     {"device", selection.backend->device_description()},
                                     {"precision", precision_name},
                                     {"gemm", gemm_name},
+                                    {"conv", conv_name},
                                     {"replayed_steps", selection.backend->replays_steps()},
                                     {"model", model},
                                     {"slots", s},

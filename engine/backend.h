@@ -25,10 +25,16 @@ namespace gpu_tune {
 // yardstick, and a fallback should ours misbehave on some GPU).
 enum class GemmLibrary { kOwn, kCublas };
 
+// Which convolution a backend runs: gpu_tune's own implicit-GEMM kernels, or cuDNN (CUDA
+// builds that found cuDNN only; the yardstick for ours, as cuBLAS is for the GEMM). The CPU
+// backend has only its reference and ignores this.
+enum class ConvLibrary { kOwn, kCudnn };
+
 // How a backend computes. The defaults are the exact ones.
 struct BackendOptions {
   kernels::GemmPrecision precision = kernels::GemmPrecision::kFp32;
   GemmLibrary gemm = GemmLibrary::kOwn;
+  ConvLibrary conv = ConvLibrary::kOwn;
   bool cuda_graphs = true;  // CUDA: capture a bundle's step once and replay it
 };
 

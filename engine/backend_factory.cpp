@@ -27,6 +27,12 @@ std::optional<GemmLibrary> parse_gemm_library(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<ConvLibrary> parse_conv_library(std::string_view text) {
+  if (text == "own") return ConvLibrary::kOwn;
+  if (text == "cudnn") return ConvLibrary::kCudnn;
+  return std::nullopt;
+}
+
 BackendSelection select_backend(BackendChoice choice, const BackendOptions& options) {
   BackendSelection selection;
   auto use_cpu = [&](const std::string& why) {
@@ -40,6 +46,11 @@ BackendSelection select_backend(BackendChoice choice, const BackendOptions& opti
   const GpuQuery gpus = query_gpus();
 #ifdef GPU_TUNE_WITH_CUDA
   if (!gpus.devices.empty()) {
+#ifndef GPU_TUNE_WITH_CUDNN
+    // Not a reason to fall back to the CPU: the GPU is fine, the request cannot be met.
+    if (options.conv == ConvLibrary::kCudnn)
+      throw std::runtime_error("--conv cudnn: this build has no cuDNN (CMake did not find libcudnn with the CUDA toolkit)");
+#endif
     try {
       selection.backend = std::make_unique<CudaBackend>(0, options);
       selection.notice = "using the CUDA backend on " + selection.backend->device_description();

@@ -14,6 +14,7 @@ enum class BackendChoice { kAuto, kCpu, kCuda };
 
 std::optional<BackendChoice> parse_backend_choice(std::string_view text);
 std::optional<GemmLibrary> parse_gemm_library(std::string_view text);  // "own" or "cublas"
+std::optional<ConvLibrary> parse_conv_library(std::string_view text);  // "own" or "cudnn"
 
 struct BackendSelection {
   std::unique_ptr<Backend> backend;
@@ -21,7 +22,9 @@ struct BackendSelection {
 };
 
 // kCuda when no GPU or no CUDA backend is available throws std::runtime_error saying why,
-// as does a CPU choice with options only the CUDA backend has (the cuBLAS GEMM).
+// as does a CPU choice with options only the CUDA backend has (the cuBLAS GEMM), and the
+// cuDNN convolution on a GPU when this build has no cuDNN. The CPU backend ignores the
+// convolution library: it has only its reference.
 BackendSelection select_backend(BackendChoice choice, const BackendOptions& options = {});
 
 }  // namespace gpu_tune

@@ -9,6 +9,9 @@
 
 #include "kernels/cuda_check.h"
 #include "kernels/grouped_gemm_cublas.h"
+#ifdef GPU_TUNE_WITH_CUDNN
+#include "kernels/conv2d_cudnn.h"
+#endif
 
 namespace gpu_tune {
 
@@ -33,12 +36,19 @@ CudaBackend::CudaBackend(int device, BackendOptions options) : device_(device), 
   if (options_.precision == kernels::GemmPrecision::kTf32 && options_.gemm == GemmLibrary::kOwn && props.major < 8)
     throw std::runtime_error(std::string("--precision tf32 needs tensor cores with TF32 (compute capability 8.0 or newer); ") +
                              props.name + " is " + sm);
-  // Replaying needs every GEMM to read its sizes on the device; cuBLAS reads them on the host.
-  graphs_ = options_.cuda_graphs && options_.gemm == GemmLibrary::kOwn;
+#ifndef GPU_TUNE_WITH_CUDNN
+  if (options_.conv == ConvLibrary::kCudnn)
+    throw std::runtime_error("--conv cudnn: this build has no cuDNN (CMake did not find libcudnn with the CUDA toolkit)");
+#endif
+  // Replaying needs every GEMM and convolution to read its sizes on the device; cuBLAS and
+  // cuDNN read them on the host (and the cuDNN path would read run-time image counts back,
+  // which a replayed step cannot). Without replay each step's sizes are exact.
+  graphs_ = options_.cuda_graphs && options_.gemm == GemmLibrary::kOwn && options_.conv == ConvLibrary::kOwn;
   description_ = std::string(props.name) + " (GPU " + std::to_string(device_) + ", " + sm + ", " +
                  std::to_string(props.totalGlobalMem >> 30) + " GiB; " +
                  std::string(kernels::precision_name(options_.precision)) +
                  (options_.gemm == GemmLibrary::kCublas ? ", cuBLAS GEMM" : "") +
+                 (options_.conv == ConvLibrary::kCudnn ? ", cuDNN conv" : "") +
                  (graphs_ ? ", CUDA graphs" : ", no CUDA graphs") + ")";
   // Non-blocking: the legacy default stream, which other libraries may use, never
   // serialises with this backend's work.
@@ -46,6 +56,9 @@ CudaBackend::CudaBackend(int device, BackendOptions options) : device_(device), 
   for (StagingBuffer& buffer : staging_)
     GPU_TUNE_CUDA_CHECK(cudaEventCreateWithFlags(&buffer.copied, cudaEventDisableTiming));
   if (options_.gemm == GemmLibrary::kCublas) cublas_ = std::make_unique<kernels::CublasGroupedGemm>(stream_);
+#ifdef GPU_TUNE_WITH_CUDNN
+  if (options_.conv == ConvLibrary::kCudnn) cudnn_ = std::make_unique<kernels::CudnnConv2d>(stream_);
+#endif
 }
 
 CudaBackend::~CudaBackend() {
@@ -53,6 +66,9 @@ CudaBackend::~CudaBackend() {
   if (cudaSetDevice(device_) == cudaSuccess && stream_ != nullptr) {
     cudaStreamSynchronize(stream_);
     cublas_.reset();
+#ifdef GPU_TUNE_WITH_CUDNN
+    cudnn_.reset();
+#endif
     release_graphs();
     for (StagingBuffer& buffer : staging_) {
       if (buffer.copied != nullptr) cudaEventDestroy(buffer.copied);
@@ -234,20 +250,30 @@ void CudaBackend::optimizer_update(std::span<const kernels::OptimizerProblem> p)
 }
 
 // Empty spans return before make_current: a bundle whose models have no convolution
-// issues these calls with nothing in them, every step.
+// issues these calls with nothing in them, every step. cudnn_ exists only in builds with
+// cuDNN (the constructor refuses kCudnn otherwise).
 void CudaBackend::conv2d_forward(std::span<const kernels::Conv2dForward> p) {
   if (p.empty()) return;
   make_current();
+#ifdef GPU_TUNE_WITH_CUDNN
+  if (cudnn_) return cudnn_->forward(p, options_.precision);
+#endif
   kernels::conv2d_forward_cuda(p, stream_, options_.precision);
 }
 void CudaBackend::conv2d_backward_data(std::span<const kernels::Conv2dBackwardData> p) {
   if (p.empty()) return;
   make_current();
+#ifdef GPU_TUNE_WITH_CUDNN
+  if (cudnn_) return cudnn_->backward_data(p, options_.precision);
+#endif
   kernels::conv2d_backward_data_cuda(p, stream_, options_.precision);
 }
 void CudaBackend::conv2d_backward_weight(std::span<const kernels::Conv2dBackwardWeight> p) {
   if (p.empty()) return;
   make_current();
+#ifdef GPU_TUNE_WITH_CUDNN
+  if (cudnn_) return cudnn_->backward_weight(p, options_.precision);
+#endif
   kernels::conv2d_backward_weight_cuda(p, stream_, options_.precision);
 }
 void CudaBackend::max_pool_forward(std::span<const kernels::MaxPoolForward> p) {

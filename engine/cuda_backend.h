@@ -19,6 +19,7 @@ typedef struct CUgraphExec_st* cudaGraphExec_t;
 
 namespace gpu_tune::kernels {
 class CublasGroupedGemm;
+class CudnnConv2d;
 }
 
 namespace gpu_tune {
@@ -26,7 +27,8 @@ namespace gpu_tune {
 class CudaBackend final : public Backend {
  public:
   // Throws std::runtime_error when the device cannot be used (no GPU, bad index, no driver)
-  // or cannot do what `options` ask (TF32 below compute capability 8.0).
+  // or cannot do what `options` ask (TF32 below compute capability 8.0, the cuDNN
+  // convolution in a build without cuDNN).
   explicit CudaBackend(int device = 0, BackendOptions options = {});
   ~CudaBackend() override;
   CudaBackend(const CudaBackend&) = delete;
@@ -50,8 +52,8 @@ class CudaBackend final : public Backend {
   void bias_activation_backward(std::span<const kernels::BiasActivationBackward> problems) override;
   void softmax_cross_entropy(std::span<const kernels::SoftmaxCrossEntropyProblem> problems) override;
   void optimizer_update(std::span<const kernels::OptimizerProblem> problems) override;
-  // Convolution and pooling always run our kernels, also when options_.gemm is kCublas:
-  // cuBLAS has no implicit-GEMM convolution, and cuDNN is not a dependency.
+  // Convolution runs our kernels, or cuDNN when options_.conv is kCudnn (whatever the GEMM
+  // library: cuBLAS has no convolution); pooling always runs ours.
   void conv2d_forward(std::span<const kernels::Conv2dForward> problems) override;
   void conv2d_backward_data(std::span<const kernels::Conv2dBackwardData> problems) override;
   void conv2d_backward_weight(std::span<const kernels::Conv2dBackwardWeight> problems) override;
@@ -92,6 +94,9 @@ class CudaBackend final : public Backend {
   cudaStream_t stream_ = nullptr;
   std::string description_;
   std::unique_ptr<kernels::CublasGroupedGemm> cublas_;  // when options_.gemm is kCublas
+#ifdef GPU_TUNE_WITH_CUDNN  // defined with the kernels library for every user of it
+  std::unique_ptr<kernels::CudnnConv2d> cudnn_;  // when options_.conv is kCudnn
+#endif
   std::array<StagingBuffer, 4> staging_{};
   size_t next_staging_ = 0;
   bool graphs_ = false;

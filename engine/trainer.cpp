@@ -47,6 +47,7 @@ void Trainer::run(const std::function<std::optional<TrainingJob>(int slot)>& nex
   bool jobs_left = true;
   int64_t steps = 0;
   for (;;) {
+    if (options_.stop_requested && options_.stop_requested()) return;
     while (jobs_left && bundle_.has_free_slot()) {
       std::optional<TrainingJob> job = next_job(bundle_.first_free_slot());
       if (!job) {

@@ -60,6 +60,9 @@ struct TrainerOptions {
   // Steps between checks for a non-finite training loss (each check reads the per-slot
   // sums back to the host). Epoch ends are always checked.
   int divergence_check_interval = 32;
+  // Asked before every bundle step; once true, run() returns at once, leaving the running
+  // slots unfinished (no on_slot_finished): the caller records them as interrupted.
+  std::function<bool()> stop_requested = {};
 };
 
 class Trainer {

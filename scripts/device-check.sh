@@ -13,7 +13,8 @@
 #
 # --bench also builds and runs benchmarks/grouped_gemm_benchmark (against cuBLAS),
 # benchmarks/bundle_throughput in fp32 and tf32 (S = 1, 8, 64, 256, and without CUDA
-# graphs at small S) and, where PyTorch sees the GPU, benchmarks/pytorch_gpu_engine.py
+# graphs at small S), cnn_small with our convolution and with cuDNN's (--conv own|cudnn,
+# S = 8, 64, 256) and, where PyTorch sees the GPU, benchmarks/pytorch_gpu_engine.py
 # in fp32 and tf32; results go to the logs folder and, when $OUT is set, are copied there.
 # One build serves tests and benchmarks: GPU time is scarce.
 # --arch defaults to 'native' when nvidia-smi sees a GPU, else 90 (so the script also
@@ -96,6 +97,7 @@ print_summary() {
     echo
     cat "$logs/engine-table.md"
   fi
+  [[ -f $logs/engine-conv-table.md ]] && { echo; cat "$logs/engine-conv-table.md"; }
   if [[ -n ${OUT:-} && -d ${OUT:-} ]]; then
     cp -r "$logs" "$OUT/" 2>/dev/null || true
   fi
@@ -155,7 +157,7 @@ if [[ $tests -eq 0 ]]; then
   skip "ctest" "--skip-tests"
 elif [[ $cuda_only -eq 1 ]]; then
   step "ctest cuda_tests" "$logs/ctest.log" \
-    ctest --test-dir "$build" --output-on-failure -j 4 -E "$exclude" --timeout 600 -R 'Cuda|BackendChoice'
+    ctest --test-dir "$build" --output-on-failure -j 4 -E "$exclude" --timeout 600 -R 'Cuda|Cudnn|BackendChoice'
 else
   step "ctest cuda+kernel+engine tests" "$logs/ctest.log" \
     ctest --test-dir "$build" --output-on-failure -j 4 -E "$exclude" --timeout 600
@@ -170,6 +172,7 @@ memcheck_cases+=':GatherBatchCudaTest.ThirtySevenSlotsInOneCall:BundleCudaTest.B
 memcheck_cases+=':GroupedGemmCudaTest.RunTimeSizesBelowTheBounds:BundleCudaTest.GraphReplayEqualsStepsIssuedAfresh'
 memcheck_cases+=':Precisions/Conv2dCudaPrecisionTest.ManyShapesInOneCallMatchCpu/fp32:Conv2dCudaTest.RunTimeImagesBelowTheBound'
 memcheck_cases+=':MaxPoolCudaTest.ManyShapesInOneCallMatchCpuBitForBit:MaxPoolCudaTest.RunTimeImagesBelowTheBound'
+memcheck_cases+=':Precisions/CudnnConv2dPrecisionTest.ManyShapesInOneCallMatchCpu/fp32:CudnnConv2dTest.RunTimeImagesBelowTheBound'
 # Racecheck follows every shared-memory access, so fewer and smaller cases: the kernels
 # that use shared memory (GEMM and convolution tiles, bias-gradient partials, softmax sums).
 racecheck_cases='GroupedGemmCudaTest.EmptyAndZeroKProblemsAmongOthers:BiasActivationCudaTest.BackwardWithoutRowsWritesZeroBiasGradient'
@@ -185,7 +188,7 @@ elif [[ -z $sanitizer ]]; then
 elif ! nvidia-smi -L >/dev/null 2>&1; then
   skip "compute-sanitizer" "no GPU"
 else
-  step "memcheck (14 cases)" "$logs/memcheck.log" \
+  step "memcheck (16 cases)" "$logs/memcheck.log" \
     timeout 600 "$sanitizer" --tool memcheck --error-exitcode 99 \
     "$build/tests/cuda_tests" --gtest_filter="$memcheck_cases"
   step "racecheck (5 cases)" "$logs/racecheck.log" \
@@ -196,7 +199,7 @@ fi
 # ---- benchmarks --------------------------------------------------------------------------
 if [[ $bench -eq 1 ]]; then
   bench_build=$build
-  rm -f "$logs"/*.jsonl  # results of this run only
+  rm -f "$logs"/*.jsonl "$logs/engine-conv-table.md"  # results of this run only
   step "grouped GEMM vs cuBLAS" "$logs/grouped-gemm.log" \
     sh -c "timeout 300 '$bench_build/benchmarks/grouped_gemm_benchmark' > '$logs/grouped-gemm.jsonl'"
   for precision in fp32 tf32; do
@@ -213,6 +216,19 @@ if [[ $bench -eq 1 ]]; then
   step "engine (fp32, no CUDA graphs)" "$logs/engine-no-graphs.log" \
     sh -c "timeout 300 '$bench_build/benchmarks/bundle_throughput' --backend cuda --no-cuda-graphs \
            --model mlp_small,mlp_medium --slots 1,8,64 --steps 100 --warmup 20 --repeats 3 >> '$logs/engine.jsonl'"
+  # Our convolution (steps replayed as CUDA graphs) against cuDNN's (steps issued afresh:
+  # cuDNN takes sizes on the host), in a file and table of their own.
+  for conv in own cudnn; do
+    step "engine (cnn_small, conv $conv)" "$logs/engine-conv-$conv.log" \
+      sh -c "timeout 300 '$bench_build/benchmarks/bundle_throughput' --backend cuda --conv $conv \
+             --model cnn_small --slots 8,64,256 --steps 20 --warmup 5 --repeats 3 >> '$logs/engine-conv.jsonl'"
+  done
+  [[ -s $logs/engine-conv.jsonl ]] && python3 -c '
+import json, sys
+print("| model | S | conv | replayed steps | samples/s |\n| --- | --- | --- | --- | --- |")
+for r in map(json.loads, open(sys.argv[1])):
+    print("| {model} | {slots} | {conv} | {replayed_steps} | {samples_per_second:,.0f} |".format(**r))
+' "$logs/engine-conv.jsonl" > "$logs/engine-conv-table.md" 2>&1
   if python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' >/dev/null 2>&1; then
     for flag in "" --tf32; do
       step "PyTorch sequential+vmap ${flag:-fp32}" "$logs/pytorch${flag}.log" \

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,8 @@ using std::chrono::milliseconds;
 
 // How long a pruned trial gets between SIGTERM and SIGKILL.
 constexpr auto kTerminateGrace = std::chrono::seconds(2);
+// How often the poll loop wakes with no output, at least: how soon a stop is noticed.
+constexpr auto kStopCheckInterval = milliseconds(100);
 // How long output pipes may stay open after the command exited and its group was killed;
 // only a process that left the group can hold them, and we stop waiting for it.
 constexpr auto kOutputGraceAfterExit = std::chrono::seconds(1);
@@ -209,6 +212,11 @@ class RunningTrial {
   int64_t number() const { return number_; }
   const ChildProcess& child() const { return child_; }
 
+  // The study is stopping: the command's process group is asked to end (SIGTERM); the
+  // destructor kills what is left.
+  void terminate() { child_.signal_group(SIGTERM); }
+  bool has_exited() { return child_.poll_exit().has_value(); }
+
   // Reads what a stream has; step reports go to the reporter at once.
   void read(ChildStream stream, TrialReporter& reporter) {
     std::string chunk;
@@ -352,7 +360,7 @@ std::vector<std::pair<size_t, ChildStream>> wait_for_output(const std::vector<st
     }
   }
   const auto wait = std::chrono::ceil<milliseconds>(deadline - Clock::now());
-  const int timeout_ms = static_cast<int>(std::clamp<int64_t>(wait.count(), 0, 1000));
+  const int timeout_ms = static_cast<int>(std::clamp<int64_t>(wait.count(), 0, kStopCheckInterval.count()));
   const int rc = ::poll(fds.data(), fds.size(), timeout_ms);
   if (rc < 0 && errno != EINTR)
     throw std::system_error(errno, std::generic_category(), "poll on objective command output");
@@ -362,6 +370,22 @@ std::vector<std::pair<size_t, ChildStream>> wait_for_output(const std::vector<st
     if (fds[k].revents != 0) ready.push_back(owners[k]);
   }
   return ready;
+}
+
+// Stopping: every running command's process group gets SIGTERM, and SIGKILL (from the
+// destructor) if it is still there after the grace period. The trials get no finish().
+void terminate_all(std::vector<std::unique_ptr<RunningTrial>>& slots) {
+  for (auto& trial : slots)
+    if (trial) trial->terminate();
+  const Clock::time_point give_up = Clock::now() + kTerminateGrace;
+  for (;;) {
+    bool all_exited = true;
+    for (auto& trial : slots)
+      if (trial && !trial->has_exited()) all_exited = false;
+    if (all_exited || Clock::now() >= give_up) break;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  for (auto& trial : slots) trial.reset();
 }
 
 }  // namespace
@@ -382,6 +406,10 @@ void CommandObjective::run(const std::function<std::optional<TrialRequest>(int s
   std::vector<std::unique_ptr<RunningTrial>> slots(static_cast<size_t>(options_.parallel));
   bool asking = true;
   for (;;) {
+    if (reporter.should_stop()) {
+      terminate_all(slots);
+      return;
+    }
     for (size_t slot = 0; asking && slot < slots.size(); ++slot) {
       while (asking && !slots[slot]) {
         std::optional<TrialRequest> request = next_trial(static_cast<int>(slot));

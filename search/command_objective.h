@@ -31,6 +31,8 @@ class CommandObjective final : public Objective {
   int capacity() const override { return options_.parallel; }
   std::string device() const override { return "command"; }
   // A pruned trial's process group gets SIGTERM, then SIGKILL 2 s later if still alive.
+  // When reporter.should_stop() (checked at least every 100 ms), every running command's
+  // group gets the same, and run() returns without finishing those trials.
   // If next_trial or the reporter throws, every running child is killed and reaped before
   // the exception leaves; the running trials then get no finish().
   void run(const std::function<std::optional<TrialRequest>(int slot)>& next_trial, TrialReporter& reporter) override;

@@ -30,7 +30,8 @@ StudyInfo MemoryStorage::create_or_load_study(const StudyInfo& requested) {
                          ", but was asked to " + std::string(direction_name(requested.direction)) + " " +
                          requested.metric);
     }
-    return existing.info;
+    if (existing.info.space.empty()) studies_.at(id).info.space = requested.space;
+    return studies_.at(id).info;
   }
   const int64_t id = studies_.empty() ? 1 : studies_.rbegin()->first + 1;
   Study& created = studies_[id];

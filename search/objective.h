@@ -33,6 +33,11 @@ class TrialReporter {
   // now (pruned).
   virtual bool report(int64_t number, const StepRecord& step) = 0;
   virtual void finish(int64_t number, const TrialOutcome& outcome) = 0;
+  // True once the study is stopping (Ctrl-C, or another worker failed). An objective then
+  // starts nothing, stops its running trials at their next step (the engine: between bundle
+  // steps; a command: its process group is terminated) and returns without finishing them;
+  // the study records them as interrupted. Cheap enough to ask after every step.
+  virtual bool should_stop() const { return false; }
 };
 
 class Objective {
@@ -40,8 +45,10 @@ class Objective {
   virtual ~Objective() = default;
   virtual int capacity() const = 0;
   virtual std::string device() const = 0;  // where trials run, e.g. "cpu" or "cuda:0"
-  // Runs trials until next_trial returns nothing and every started trial has finished.
-  // next_trial(slot) is called whenever `slot` is free.
+  // Runs trials until next_trial returns nothing and every started trial has finished, or
+  // until reporter.should_stop(). next_trial(slot) is called whenever `slot` is free; once it
+  // returns nothing it has nothing more for this run. Several objectives (one per device) may
+  // run at once in their own threads, sharing one reporter, which is then thread-safe.
   virtual void run(const std::function<std::optional<TrialRequest>(int slot)>& next_trial, TrialReporter& reporter) = 0;
 };
 

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <stdexcept>
 #include <system_error>
@@ -15,6 +16,27 @@ namespace {
 
 constexpr size_t kReadChunkBytes = 64 * 1024;
 constexpr size_t kMaxBytesPerRead = 1024 * 1024;
+
+// The process groups of live children, for kill_all_child_process_groups. A fixed table of
+// lock-free atomics, because a signal handler reads it; 0 marks a free entry. More children
+// than entries still run, they are just not reachable from a handler.
+constexpr size_t kTrackedGroups = 1024;
+std::atomic<pid_t> live_groups[kTrackedGroups];
+static_assert(std::atomic<pid_t>::is_always_lock_free);
+
+void track_group(pid_t group) {
+  for (std::atomic<pid_t>& entry : live_groups) {
+    pid_t free_entry = 0;
+    if (entry.compare_exchange_strong(free_entry, group)) return;
+  }
+}
+
+void untrack_group(pid_t group) {
+  for (std::atomic<pid_t>& entry : live_groups) {
+    pid_t tracked = group;
+    if (entry.compare_exchange_strong(tracked, 0)) return;
+  }
+}
 
 void close_fd(int& fd) {
   if (fd >= 0) {
@@ -90,11 +112,19 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
 
 }  // namespace
 
+void kill_all_child_process_groups() noexcept {
+  for (std::atomic<pid_t>& entry : live_groups) {
+    const pid_t group = entry.load();
+    if (group > 0) ::kill(-group, SIGKILL);
+  }
+}
+
 ChildProcess::ChildProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
   if (argv.empty() || argv[0].empty()) throw std::invalid_argument("a child process needs a program to run");
   Pipe out(argv[0]);
   Pipe err(argv[0]);
   pid_ = spawn(argv, env, out.write_end, err.write_end);
+  track_group(pid_);  // the child leads its own group, so the group's id is its pid
   // The Pipes close the write ends, so end of file comes when the child's copies close.
   stdout_fd_ = out.read_end;
   stderr_fd_ = err.read_end;
@@ -154,6 +184,7 @@ std::optional<ExitStatus> ChildProcess::poll_exit() {
   } while (rc != 0 && errno == EINTR);
   if (rc != 0 && errno == ECHILD) {
     // Already reaped by someone else (SIGCHLD ignored): it has exited, its status is lost.
+    untrack_group(pid_);
     exit_ = ExitStatus{false, -1};
     return exit_;
   }
@@ -166,6 +197,8 @@ std::optional<ExitStatus> ChildProcess::poll_exit() {
 }
 
 ExitStatus ChildProcess::reap() {
+  // Untracked before the pid can be reused by someone else's process.
+  untrack_group(pid_);
   int status = 0;
   pid_t rc;
   do {

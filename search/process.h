@@ -18,6 +18,12 @@ struct ExitStatus {
 
 enum class ChildStream { kStdout, kStderr };
 
+// Sends SIGKILL to the process group of every live child (one not yet reaped). Only
+// async-signal-safe calls on lock-free atomics, so a signal handler may call it: a second
+// Ctrl-C that exits at once takes the commands' process groups with it instead of orphaning
+// them (they run in their own groups, out of reach of the terminal's signal).
+void kill_all_child_process_groups() noexcept;
+
 // Owns one child. Destroying a child that has not been reaped kills its whole process group
 // and reaps it, so neither a zombie nor a stray process outlives the object, even when the
 // owner unwinds from an exception.

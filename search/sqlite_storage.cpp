@@ -21,9 +21,9 @@ constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 60000;
 
 // Tables are created only when missing; a later schema version migrates from the number in
-// schema_version. finished_at is NULL until the trial finishes. trial_attributes came later
-// within version 1: opening an older file adds it (empty), and an older program ignores it,
-// so neither needs a new version number.
+// schema_version. finished_at is NULL until the trial finishes. trial_attributes and
+// study_spaces came later within version 1: opening an older file adds them (empty), and an
+// older program ignores them, so neither needs a new version number.
 constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS studies (
@@ -64,6 +64,10 @@ CREATE TABLE IF NOT EXISTS trial_attributes (
   value REAL,
   PRIMARY KEY (study_id, number, key),
   FOREIGN KEY (study_id, number) REFERENCES trials(study_id, number) ON DELETE CASCADE
+);
+CREATE TABLE IF NOT EXISTS study_spaces (
+  study_id INTEGER PRIMARY KEY REFERENCES studies(id) ON DELETE CASCADE,
+  description TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS trials_by_state ON trials (study_id, state);
 )sql";
@@ -274,10 +278,24 @@ StudyInfo read_study(Connection& connection, const Query& row, std::string_view 
 
 std::optional<StudyInfo> select_study_by_name(Connection& connection, const std::string& name,
                                               std::string_view operation) {
-  Query query(connection, "SELECT id, name, direction, metric, config FROM studies WHERE name = ?", operation);
-  query.bind_text(name);
-  if (!query.next_row()) return std::nullopt;
-  return read_study(connection, query, operation);
+  std::optional<StudyInfo> study;
+  {
+    Query query(connection, "SELECT id, name, direction, metric, config FROM studies WHERE name = ?", operation);
+    query.bind_text(name);
+    if (!query.next_row()) return std::nullopt;
+    study = read_study(connection, query, operation);
+  }
+  Query space(connection, "SELECT description FROM study_spaces WHERE study_id = ?", operation);
+  space.bind_int(study->id);
+  if (space.next_row()) study->space = space.text(0);
+  return study;
+}
+
+void insert_study_space(Connection& connection, int64_t study_id, const std::string& space, std::string_view operation) {
+  Query(connection, "INSERT INTO study_spaces (study_id, description) VALUES (?, ?)", operation)
+      .bind_int(study_id)
+      .bind_text(space)
+      .run();
 }
 
 std::string study_name(Connection& connection, int64_t study_id, std::string_view operation) {
@@ -389,6 +407,10 @@ StudyInfo SqliteStorage::create_or_load_study(const StudyInfo& requested) {
                                      ", but was asked to " + std::string(direction_name(requested.direction)) +
                                      " " + requested.metric);
     }
+    if (existing->space.empty() && !requested.space.empty()) {
+      insert_study_space(connection, existing->id, requested.space, operation);
+      existing->space = requested.space;
+    }
     transaction.commit();
     return *existing;
   }
@@ -402,6 +424,7 @@ StudyInfo SqliteStorage::create_or_load_study(const StudyInfo& requested) {
       .run();
   StudyInfo created = requested;
   created.id = sqlite3_last_insert_rowid(connection.db());
+  if (!requested.space.empty()) insert_study_space(connection, created.id, requested.space, operation);
   transaction.commit();
   return created;
 }

@@ -21,6 +21,9 @@ struct StudyInfo {
   Direction direction = Direction::kMinimize;
   std::string metric = "validation_loss";  // what the objective value measures
   std::string config;                       // the study file's text, kept for reference
+  // The search space as canonical text (search/space_description.h), so a resume can refuse
+  // a study file whose space changed. Empty for an objective that does not say.
+  std::string space;
 };
 
 class StorageError : public std::runtime_error {
@@ -33,7 +36,8 @@ class Storage {
   virtual ~Storage() = default;
 
   // Creates the study, or loads it if one of that name exists (its direction and metric
-  // must then agree, else StorageError naming both).
+  // must then agree, else StorageError naming both). A loaded study keeps the space it was
+  // created with; one stored without a space (by an older program) takes the requested one.
   virtual StudyInfo create_or_load_study(const StudyInfo& study) = 0;
   virtual std::optional<StudyInfo> find_study(const std::string& name) = 0;
 

@@ -235,10 +235,16 @@ class SpaceParser {
       if (const auto [seen, inserted] = defined_at_.emplace(entry.key, entry.at.line); !inserted)
         reader_.fail(entry.at, "parameter '" + entry.key + "' is already defined at line " + std::to_string(seen->second) +
                                    " (names must be unique across the whole space, branches included)");
+      parameter_keys[entry.key] = entry.at.path;
+      key_lines[entry.at.path] = entry.key_line;
       result.push_back({entry.key, distribution(entry)});
     }
     return result;
   }
+
+  // Filled as parameters are read, for StudyConfig's fields of the same names.
+  std::map<std::string, std::string> parameter_keys;  // name -> dotted key path
+  std::map<std::string, int> key_lines;                // dotted key path -> line
 
  private:
   Distribution distribution(const Entry& parameter) {
@@ -367,6 +373,8 @@ double time_limit(const Reader& reader, const Entry& entry) {
 
 void read_objective(const Reader& reader, const Entry& objective, StudyConfig& config) {
   const std::vector<Entry> entries = reader.entries(objective.value, objective.at, &kObjectiveKeys);
+  config.key_lines[objective.at.path] = objective.key_line;
+  for (const Entry& entry : entries) config.key_lines[entry.at.path] = entry.at.line;
   if (const Entry* metric = Reader::find(entries, "metric")) config.metric = reader.word(*metric, kMetrics, "metric");
   const bool is_loss = config.metric.ends_with("_loss");
   config.direction = is_loss ? Direction::kMinimize : Direction::kMaximize;
@@ -467,9 +475,11 @@ void read_pruner(const Reader& reader, const Entry& pruner, PrunerConfig& config
 }
 
 void read_training(const Reader& reader, const Entry& training, StudyConfig& config) {
+  config.key_lines[training.at.path] = training.key_line;
   for (const Entry& entry : reader.entries(training.value, training.at, &kTrainingKeys)) {
     if (!entry.value.IsScalar()) reader.fail(entry.at, "expected a single value, got " + describe(entry.value));
     config.training.emplace_back(entry.key, reader.text(entry));
+    config.key_lines[entry.at.path] = entry.at.line;
   }
 }
 
@@ -495,6 +505,9 @@ StudyConfig read_document(const YAML::Node& root, const Reader& reader) {
   if (space.value.IsMap() && space.value.size() == 0) reader.fail(space.at, "the space needs at least one parameter");
   SpaceParser parser(reader);
   std::vector<Parameter> parameters = parser.parameters(space.value, space.at);
+  config.key_lines.merge(parser.key_lines);
+  config.key_lines[space.at.path] = space.key_line;
+  config.parameter_keys = std::move(parser.parameter_keys);
   try {
     config.space = SearchSpace(std::move(parameters));
   } catch (const std::invalid_argument& e) {
@@ -531,6 +544,11 @@ StudyConfig parse_study_config(const std::string& text, const std::string& sourc
   config.source_text = text;
   config.source_name = source_name;
   return config;
+}
+
+std::string StudyConfig::locate(const std::string& key_path) const {
+  const auto line = key_lines.find(key_path);
+  return source_name + ":" + std::to_string(line == key_lines.end() ? 1 : line->second) + ": key '" + key_path + "': ";
 }
 
 StudyConfig load_study_config(const std::filesystem::path& path) {

@@ -4,6 +4,7 @@
 // an error with its file and line instead of a setting silently ignored.
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -64,6 +65,16 @@ struct StudyConfig {
   SearchSpace space;
   std::string source_text;  // the whole file
   std::string source_name;  // file path or name used in errors
+
+  // Where keys are, for checks made after parsing (e.g. that the engine accepts a training
+  // value): dotted key path ("training.optimizer", "objective.direction", "space") -> line,
+  // and each parameter's name -> its dotted key path ("width1" ->
+  // "space.model.options[1].parameters.width1").
+  std::map<std::string, int> key_lines;
+  std::map<std::string, std::string> parameter_keys;
+  // "FILE:LINE: key 'PATH': " for a key path (line 1 when unknown), so an error found later
+  // reads like one found while parsing.
+  std::string locate(const std::string& key_path) const;
 };
 
 // Parses a whole study file; throws StudyConfigError (never returns anything half-parsed).

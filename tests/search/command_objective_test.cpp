@@ -13,6 +13,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <stdexcept>
@@ -74,7 +75,9 @@ class RecordingReporter final : public TrialReporter {
   std::map<int64_t, std::vector<StepRecord>> steps;
   std::map<int64_t, TrialOutcome> outcomes;
   std::map<int64_t, int> finish_calls;
+  std::function<bool()> stop_when;  // should_stop(), when set
 
+  bool should_stop() const override { return stop_when && stop_when(); }
   bool report(int64_t number, const StepRecord& step) override {
     if (throw_on_report) throw std::runtime_error("reporter failed");
     steps[number].push_back(step);
@@ -443,6 +446,48 @@ TEST(ChildProcess, DestructorKillsARunningChild) {
   errno = 0;
   EXPECT_EQ(::kill(pid, 0), -1);
   EXPECT_EQ(errno, ESRCH);
+}
+
+TEST_F(CommandObjectiveTest, StoppingTerminatesEveryRunningCommandAndFinishesNone) {
+  const std::string command = script("sleepy.sh", R"sh(
+echo $$ > "$DIR/pid.$GPU_TUNE_TRIAL_NUMBER"
+sleep 30
+echo 1)sh");
+  CommandObjective objective({.command = command, .parallel = 2});
+  RecordingReporter reporter;
+  const auto both_started = [&] { return std::filesystem::exists(dir_ / "pid.0") && std::filesystem::exists(dir_ / "pid.1"); };
+  reporter.stop_when = both_started;
+  int asked = 0;
+  const Clock::time_point start = Clock::now();
+  objective.run(
+      [&](int) -> std::optional<TrialRequest> {
+        // A stopping study hands out nothing, as the study service does.
+        if (reporter.should_stop()) return std::nullopt;
+        return TrialRequest{asked++, {}};
+      },
+      reporter);
+  EXPECT_LT(seconds_since(start), 5.0);
+  EXPECT_EQ(asked, 2) << "no trial starts once the study is stopping";
+  EXPECT_TRUE(reporter.outcomes.empty()) << "stopped trials are the study's to record, as interrupted";
+  EXPECT_FALSE(is_running(read_pid(dir_ / "pid.0")));
+  EXPECT_FALSE(is_running(read_pid(dir_ / "pid.1")));
+  errno = 0;
+  EXPECT_EQ(::waitpid(-1, nullptr, WNOHANG), -1);
+  EXPECT_EQ(errno, ECHILD) << "a child of the test process was left unreaped";
+}
+
+TEST(ChildProcess, KillAllChildProcessGroupsReachesEveryLiveGroup) {
+  ChildProcess first({"/bin/sh", "-c", "sleep 30"}, {});
+  ChildProcess second({"/bin/sh", "-c", "sleep 30 & wait"}, {});
+  kill_all_child_process_groups();
+  for (ChildProcess* child : {&first, &second}) {
+    const Clock::time_point start = Clock::now();
+    std::optional<ExitStatus> status;
+    while (!(status = child->poll_exit()) && seconds_since(start) < 5) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(status->signaled);
+    EXPECT_EQ(status->code, SIGKILL);
+  }
 }
 
 TEST(ChildProcess, MissingProgramThrows) {

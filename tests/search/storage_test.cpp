@@ -81,6 +81,25 @@ TYPED_TEST(StorageTest, LoadsAStudyOfTheSameNameInsteadOfCreatingAnother) {
   EXPECT_NE(this->storage().create_or_load_study(study_named("fashion")).id, created.id);
 }
 
+TYPED_TEST(StorageTest, KeepsTheSpaceAStudyBeganWithAndGivesOneToAStudyWithout) {
+  StudyInfo first = study_named("mnist");
+  first.space = "lr: loguniform(low=0.001, high=0.10000000000000001)\n";
+  EXPECT_EQ(this->storage().create_or_load_study(first).space, first.space);
+  StudyInfo changed = first;
+  changed.space = "lr: loguniform(low=0.0001, high=0.10000000000000001)\n";
+  EXPECT_EQ(this->storage().create_or_load_study(changed).space, first.space) << "loading keeps the stored space";
+  EXPECT_EQ(this->storage().find_study("mnist")->space, first.space);
+
+  // A study stored without a space (by an older program, or an objective that gave none)
+  // takes the first one asked for, and keeps it.
+  EXPECT_EQ(this->storage().create_or_load_study(study_named("old")).space, "");
+  StudyInfo described = study_named("old");
+  described.space = "x: uniform(low=0, high=1)\n";
+  EXPECT_EQ(this->storage().create_or_load_study(described).space, described.space);
+  EXPECT_EQ(this->storage().create_or_load_study(changed).space, first.space);
+  EXPECT_EQ(this->storage().find_study("old")->space, described.space);
+}
+
 TYPED_TEST(StorageTest, RefusesAStudyWhoseDirectionOrMetricDisagrees) {
   this->storage().create_or_load_study(study_named("mnist", Direction::kMinimize, "validation_loss"));
   try {

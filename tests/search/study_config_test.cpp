@@ -364,7 +364,7 @@ TEST(StudyConfig, ExampleStudyParses) {
   ASSERT_EQ(space[1].distribution.options.size(), 4u);
   for (const ChoiceOption& option : space[1].distribution.options) EXPECT_TRUE(std::holds_alternative<int64_t>(option.value));
   EXPECT_EQ(space[2].name, "model");
-  const std::vector<std::string> models = {"mlp_small", "mlp_medium", "mlp_large"};
+  const std::vector<std::string> models = {"mlp_small", "mlp_medium", "mlp_large", "cnn_small", "cnn_medium", "cnn_large"};
   ASSERT_EQ(space[2].distribution.options.size(), models.size());
   for (size_t i = 0; i < models.size(); ++i) EXPECT_EQ(space[2].distribution.options[i].value, ParamValue(models[i]));
 }

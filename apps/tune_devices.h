@@ -1,0 +1,39 @@
+#pragma once
+// Where `gpu_tune tune` trains: one worker per device, each with its own backend and bundle
+// (and thread, when there are several). --devices picks them:
+//   all      every GPU, or the CPU when there is none (the default)
+//   cpu      the CPU as one worker, with every thread
+//   cpu:N    N CPU workers, one thread each (N bundles side by side: on small models one
+//            thread per bundle beats one bundle on every thread)
+//   0,2      these GPUs
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "apps/train_command.h"
+#include "engine/backend.h"
+
+namespace gpu_tune::app {
+
+struct TuneDevice {
+  std::string label;        // recorded with each trial: "cpu", "cpu:1", "cuda:0"
+  std::string description;  // for the log: "NVIDIA H100 ... (GPU 0, sm_90, ...)", "CPU, 1 thread"
+  std::unique_ptr<Backend> backend;
+  std::optional<int> cpu_threads;  // the worker's own OpenMP thread count, when set
+};
+
+// Opens the devices `devices` names (none: "all"), honouring --backend and the backend
+// options of `engine`; writes the backend notice to `log`. Throws std::invalid_argument
+// naming --devices and the problem (unknown form, a GPU that is not there, a contradiction
+// with --backend), std::runtime_error when a named GPU cannot be used.
+std::vector<TuneDevice> open_tune_devices(const std::optional<std::string>& devices, const EngineOptions& engine,
+                                          std::ostream& log);
+
+// Slots (trials at once) per device: `slots` each when given, else `parallel` split as
+// evenly as it goes (the first devices take the remainder); either way no more than
+// `parallel` in all, so a device may get 0 and stay idle.
+std::vector<int> slots_per_device(int devices, int parallel, std::optional<int> slots);
+
+}  // namespace gpu_tune::app

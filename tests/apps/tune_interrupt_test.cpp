@@ -1,0 +1,221 @@
+// Ctrl-C (SIGINT) in the middle of `gpu_tune tune`, on the real binary: the study stops
+// within a step, records its running trials as interrupted (not counted), says how to
+// resume, and the resume finishes the budget without touching a completed trial. An
+// --objective-command's children go with it; a second Ctrl-C exits at once.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "search/sqlite_storage.h"
+#include "search/study_runner.h"
+#include "tests/apps/idx_fixture.h"
+#include "tests/apps/tune_process.h"
+
+namespace gpu_tune::app {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using gpu_tune::testing::group_alive;
+using gpu_tune::testing::read_file;
+using gpu_tune::testing::spawn_gpu_tune;
+using gpu_tune::testing::wait_for_exit;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+class TuneInterrupt : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("gpu_tune_interrupt_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return dir_ / name;
+  }
+  // The study's trials, or none while the file or the study does not exist yet.
+  std::vector<search::TrialRecord> trials_of(const std::string& study) {
+    if (!fs::exists(dir_ / "study.db")) return {};
+    try {
+      search::SqliteStorage storage(dir_ / "study.db");
+      const auto info = storage.find_study(study);
+      return info ? storage.trials(info->id) : std::vector<search::TrialRecord>{};
+    } catch (const search::StorageError&) {
+      return {};
+    }
+  }
+  // Polls the study until `ready` holds for its trials; false after 60 s.
+  template <typename Ready>
+  bool wait_until(const std::string& study, Ready ready) {
+    const Clock::time_point start = Clock::now();
+    while (seconds_since(start) < 60) {
+      if (ready(search::summarize(trials_of(study), search::Direction::kMinimize))) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  fs::path dir_;
+};
+
+TEST_F(TuneInterrupt, SigintStopsWithinAStepAndTheResumeFinishesTheBudget) {
+  testing::write_idx_dataset(dir_ / "data", 600, 100);
+  // Two single-threaded CPU workers, one trial each; a trial lasts about a second (more on
+  // a busy machine), a step well under a millisecond.
+  const fs::path study = write("study.yaml", R"(
+study: interrupted
+budget: {trials: 4, parallel: 2}
+sampler: {name: random, seed: 3}
+training: {epochs: 100, batch: 32}
+space:
+  lr: {distribution: loguniform, low: 1.0e-3, high: 1.0e-2}
+  width1: {distribution: choice, options: [16, 32]}
+)");
+  const std::vector<std::string> args = {"tune", study.string(), "--storage", (dir_ / "study.db").string(),
+                                         "--data", (dir_ / "data").string(), "--validation-size", "100",
+                                         "--devices", "cpu:2", "--full", "--no-progress"};
+  const pid_t first = spawn_gpu_tune(args, dir_ / "first.log");
+  // The first two trials are complete and the next two have just started.
+  ASSERT_TRUE(wait_until("interrupted", [](const search::StudyProgress& p) { return p.complete >= 2 && p.running == 2; }))
+      << read_file(dir_ / "first.log");
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  const std::vector<search::TrialRecord> before = trials_of("interrupted");
+  const Clock::time_point signalled = Clock::now();
+  ASSERT_EQ(kill(first, SIGINT), 0);
+  const std::optional<int> status = wait_for_exit(first, std::chrono::seconds(30));
+  const double stop_seconds = seconds_since(signalled);
+  const std::string log = read_file(dir_ / "first.log");
+  ASSERT_TRUE(status.has_value()) << "gpu_tune did not stop: " << log;
+  ASSERT_TRUE(WIFEXITED(*status)) << log;
+  EXPECT_EQ(WEXITSTATUS(*status), 128 + SIGINT) << log;
+  // Stopping at the next step takes a moment; finishing the running trials would take
+  // about as long as a whole trial, which the machine's load stretches as much.
+  const double trial_seconds = before.front().finished_at - before.front().started_at;
+  EXPECT_LT(stop_seconds, 0.3 * trial_seconds) << "it did not stop at the next step";
+  EXPECT_NE(log.find("stopped by SIGINT"), std::string::npos) << log;
+  EXPECT_NE(log.find("best: trial "), std::string::npos) << log;
+  EXPECT_NE(log.find("to resume: cd "), std::string::npos) << log;
+  EXPECT_NE(log.find("--devices cpu:2"), std::string::npos) << "the resume command is the command given: " << log;
+
+  const std::vector<search::TrialRecord> stopped = trials_of("interrupted");
+  const search::StudyProgress progress = search::summarize(stopped, search::Direction::kMinimize);
+  EXPECT_EQ(progress.running, 0) << "no trial is left running";
+  EXPECT_EQ(progress.interrupted, 2);
+  EXPECT_EQ(progress.done(), progress.complete) << "interrupted trials do not count toward the budget";
+  EXPECT_EQ(progress.done(), 2);
+  for (const search::TrialRecord& t : stopped) {
+    if (t.error == search::kInterruptedError) {
+      EXPECT_LT(t.steps.size(), 100u) << "trial " << t.number << " ran to its end";
+    }
+  }
+
+  const pid_t second = spawn_gpu_tune(args, dir_ / "second.log");
+  const std::optional<int> resumed = wait_for_exit(second, std::chrono::seconds(60));
+  ASSERT_TRUE(resumed && WIFEXITED(*resumed) && WEXITSTATUS(*resumed) == 0) << read_file(dir_ / "second.log");
+  const std::vector<search::TrialRecord> after = trials_of("interrupted");
+  const search::StudyProgress final_progress = search::summarize(after, search::Direction::kMinimize);
+  EXPECT_EQ(final_progress.done(), 4);
+  EXPECT_EQ(final_progress.complete, 4);
+  EXPECT_EQ(final_progress.interrupted, 2);
+  for (const search::TrialRecord& b : stopped) {
+    const search::TrialRecord& a = after.at(static_cast<size_t>(b.number));
+    EXPECT_EQ(a.state, b.state) << "trial " << b.number;
+    EXPECT_EQ(a.params, b.params) << "trial " << b.number;
+    EXPECT_EQ(a.value, b.value) << "trial " << b.number;
+    EXPECT_EQ(a.steps.size(), b.steps.size()) << "trial " << b.number;
+    EXPECT_EQ(a.finished_at, b.finished_at) << "trial " << b.number;
+  }
+  for (const search::TrialRecord& b : before) {
+    if (b.state == search::TrialState::kRunning) {
+      EXPECT_EQ(after.at(static_cast<size_t>(b.number)).error, search::kInterruptedError);
+    }
+  }
+}
+
+// The objective command: each trial writes its process group's id and sleeps. exec, so that
+// the script's shell leads the group (and, ignoring SIGTERM, keeps it alive through a
+// clean stop's grace period).
+std::string sleeping_command(const fs::path& dir, bool ignore_term) {
+  const fs::path script = dir / "sleepy.sh";
+  std::ofstream(script) << (ignore_term ? "trap '' TERM\n" : "") << "cut -d' ' -f5 /proc/$$/stat > '" << dir.string()
+                        << "/group.'$GPU_TUNE_TRIAL_NUMBER\nsleep 30\necho 1\n";
+  return "exec sh " + script.string();
+}
+
+const char* kCommandStudy = R"(
+study: commands
+budget: {trials: 4, parallel: 2}
+sampler: {name: random, seed: 1}
+space:
+  x: {distribution: uniform, low: 0, high: 1}
+)";
+
+TEST_F(TuneInterrupt, SigintTerminatesTheObjectiveCommandsProcessGroups) {
+  const fs::path study = write("study.yaml", kCommandStudy);
+  const pid_t tune = spawn_gpu_tune({"tune", study.string(), "--storage", (dir_ / "study.db").string(), "--objective-command",
+                                     sleeping_command(dir_, false), "--no-progress"},
+                                    dir_ / "tune.log");
+  const Clock::time_point start = Clock::now();
+  while (!(fs::exists(dir_ / "group.0") && fs::exists(dir_ / "group.1")) && seconds_since(start) < 30)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // the pid is written before sleep starts
+  const pid_t group0 = std::stoi(read_file(dir_ / "group.0"));
+  const pid_t group1 = std::stoi(read_file(dir_ / "group.1"));
+  ASSERT_TRUE(group_alive(group0) && group_alive(group1));
+
+  ASSERT_EQ(kill(tune, SIGINT), 0);
+  const std::optional<int> status = wait_for_exit(tune, std::chrono::seconds(10));
+  const std::string log = read_file(dir_ / "tune.log");
+  ASSERT_TRUE(status && WIFEXITED(*status)) << log;
+  EXPECT_EQ(WEXITSTATUS(*status), 128 + SIGINT) << log;
+  EXPECT_FALSE(group_alive(group0)) << "trial 0's command outlived gpu_tune";
+  EXPECT_FALSE(group_alive(group1)) << "trial 1's command outlived gpu_tune";
+  const search::StudyProgress progress = search::summarize(trials_of("commands"), search::Direction::kMinimize);
+  EXPECT_EQ(progress.running, 0);
+  EXPECT_EQ(progress.interrupted, 2);
+  EXPECT_FALSE(fs::exists(dir_ / "group.2")) << "a trial started after the interrupt";
+}
+
+TEST_F(TuneInterrupt, ASecondSigintExitsAtOnceAndLeavesTheStudyIntact) {
+  const fs::path study = write("study.yaml", kCommandStudy);
+  // The commands ignore SIGTERM, so a clean stop would wait out its 2 s grace.
+  const pid_t tune = spawn_gpu_tune({"tune", study.string(), "--storage", (dir_ / "study.db").string(), "--objective-command",
+                                     sleeping_command(dir_, true), "--no-progress"},
+                                    dir_ / "tune.log");
+  const Clock::time_point start = Clock::now();
+  while (!(fs::exists(dir_ / "group.0") && fs::exists(dir_ / "group.1")) && seconds_since(start) < 30)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const pid_t group0 = std::stoi(read_file(dir_ / "group.0"));
+  const pid_t group1 = std::stoi(read_file(dir_ / "group.1"));
+
+  ASSERT_EQ(kill(tune, SIGINT), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const Clock::time_point second = Clock::now();
+  ASSERT_EQ(kill(tune, SIGINT), 0);
+  const std::optional<int> status = wait_for_exit(tune, std::chrono::seconds(10));
+  ASSERT_TRUE(status && WIFEXITED(*status)) << read_file(dir_ / "tune.log");
+  EXPECT_EQ(WEXITSTATUS(*status), 128 + SIGINT);
+  EXPECT_LT(seconds_since(second), 1.0) << "the second Ctrl-C waited for the grace period";
+  // The handler killed the commands' groups on its way out (a moment for the kernel).
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_FALSE(group_alive(group0));
+  EXPECT_FALSE(group_alive(group1));
+  // Intact: it opens and reads; the two trials are still "running", as after a kill, and a
+  // resume marks them interrupted.
+  const std::vector<search::TrialRecord> trials = trials_of("commands");
+  ASSERT_EQ(trials.size(), 2u);
+  for (const search::TrialRecord& t : trials) EXPECT_EQ(t.state, search::TrialState::kRunning);
+}
+
+}  // namespace
+}  // namespace gpu_tune::app
