@@ -224,7 +224,7 @@ void Bundle::run_forward(std::span<const ForwardPass> passes) {
         case LayerKind::kConv: {
           Conv2dForward c;
           c.images = p.rows;
-          c.dynamic_images = p.dynamic_rows;
+          c.dynamic_images = gemm_rows(p.dynamic_rows);
           c.geometry = l.conv_geometry();
           c.input = in;
           c.weights = weights;
@@ -405,7 +405,7 @@ void Bundle::issue_training_step(std::span<const int> active) {
         case LayerKind::kConv: {
           Conv2dBackwardWeight w;
           w.images = p.rows;
-          w.dynamic_images = p.dynamic_rows;
+          w.dynamic_images = gemm_rows(p.dynamic_rows);
           w.geometry = l.conv_geometry();
           w.input = layer_input;
           w.output_grad = s.output_grad[layer].data();
@@ -415,7 +415,7 @@ void Bundle::issue_training_step(std::span<const int> active) {
           if (input_grad != nullptr) {
             Conv2dBackwardData d;
             d.images = p.rows;
-            d.dynamic_images = p.dynamic_rows;
+            d.dynamic_images = gemm_rows(p.dynamic_rows);
             d.geometry = l.conv_geometry();
             d.output_grad = s.output_grad[layer].data();
             d.weights = s.params.data() + m.weight_offset(layer);

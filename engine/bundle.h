@@ -93,8 +93,8 @@ class Bundle {
   void run_forward(std::span<const ForwardPass> passes);
   kernels::BiasActivationForward forward_epilogue(const ForwardPass& pass, int layer) const;
   kernels::BiasActivationBackward backward_epilogue(const ForwardPass& pass, int layer) const;
-  // A GEMM's run-time rows: only when replaying. Otherwise sizes are exact, as the
-  // cuBLAS path (which reads sizes on the host) needs.
+  // A GEMM's or convolution's run-time rows: only when replaying. Otherwise sizes are
+  // exact, as the cuBLAS and cuDNN paths (which read sizes on the host) need.
   const int32_t* gemm_rows(const int32_t* dynamic_rows) const { return replays_ ? dynamic_rows : nullptr; }
 
   Backend& backend_;
