@@ -13,19 +13,15 @@
 #include "apps/tune_command.h"
 #include "search/sqlite_storage.h"
 
+#include "tests/apps/study_folder_test.h"
+
 namespace gpu_tune::app {
 namespace {
 
 namespace fs = std::filesystem;
 
-class EngineStudyCheck : public ::testing::Test {
+class EngineStudyCheck : public testing::StudyFolderTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("gpu_tune_check_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Runs `gpu_tune tune` on the engine with this study file; returns the exit code and
   // leaves the error in log_.
@@ -51,7 +47,6 @@ class EngineStudyCheck : public ::testing::Test {
     EXPECT_EQ(log_.find("dataset"), std::string::npos) << "the check comes before the data is loaded: " << log_;
     EXPECT_FALSE(fs::exists(dir_ / "study.db")) << "a study was created for a file that cannot run";
   }
-  fs::path dir_;
   std::string log_;
 };
 

@@ -17,29 +17,15 @@
 #include "search/sqlite_storage.h"
 #include "search/study_runner.h"
 #include "tests/apps/idx_fixture.h"
+#include "tests/apps/study_folder_test.h"
 
 namespace gpu_tune::app {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TuneCommand : public ::testing::Test {
+class TuneCommand : public testing::StudyFolderTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("gpu_tune_tune_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name) << text;
-    return dir_ / name;
-  }
-  std::vector<search::TrialRecord> trials_of(const std::string& study) {
-    search::SqliteStorage storage(dir_ / "study.db");
-    return storage.trials(storage.find_study(study)->id);
-  }
-  fs::path dir_;
 };
 
 TEST_F(TuneCommand, EngineStudyRecordsValuesAndTestAccuracy) {

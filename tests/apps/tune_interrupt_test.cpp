@@ -17,6 +17,7 @@
 #include "search/sqlite_storage.h"
 #include "search/study_runner.h"
 #include "tests/apps/idx_fixture.h"
+#include "tests/apps/study_folder_test.h"
 #include "tests/apps/tune_process.h"
 
 namespace gpu_tune::app {
@@ -31,18 +32,8 @@ using gpu_tune::testing::wait_for_exit;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-class TuneInterrupt : public ::testing::Test {
+class TuneInterrupt : public testing::StudyFolderTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("gpu_tune_interrupt_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name) << text;
-    return dir_ / name;
-  }
   // The study's trials, or none while the file or the study does not exist yet.
   std::vector<search::TrialRecord> trials_of(const std::string& study) {
     if (!fs::exists(dir_ / "study.db")) return {};
@@ -64,7 +55,6 @@ class TuneInterrupt : public ::testing::Test {
     }
     return false;
   }
-  fs::path dir_;
 };
 
 TEST_F(TuneInterrupt, SigintStopsWithinAStepAndTheResumeFinishesTheBudget) {

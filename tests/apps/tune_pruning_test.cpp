@@ -15,35 +15,21 @@
 #include "apps/tune_command.h"
 #include "search/sqlite_storage.h"
 #include "tests/apps/idx_fixture.h"
+#include "tests/apps/study_folder_test.h"
 
 namespace gpu_tune::app {
 namespace {
 
 namespace fs = std::filesystem;
 
-class TunePruning : public ::testing::Test {
+class TunePruning : public testing::StudyFolderTest {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("gpu_tune_pruning_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path write(const std::string& name, const std::string& text) {
-    std::ofstream(dir_ / name) << text;
-    return dir_ / name;
-  }
-  std::vector<search::TrialRecord> trials_of(const std::string& study) {
-    search::SqliteStorage storage(dir_ / "study.db");
-    return storage.trials(storage.find_study(study)->id);
-  }
   StudyCommandOptions reading(const std::string& study) {
     StudyCommandOptions options;
     options.selector.storage = (dir_ / "study.db").string();
     options.selector.study_name = study;
     return options;
   }
-  fs::path dir_;
 };
 
 TEST_F(TunePruning, CommandTrialsArePrunedFromTheirStepLines) {

@@ -1,0 +1,40 @@
+#pragma once
+// A test fixture with a folder of its own for study files and the study database,
+// named after the test and the process so that tests running at once never share one.
+#include <gtest/gtest.h>
+#include <unistd.h>  // getpid
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "search/sqlite_storage.h"
+
+namespace gpu_tune::testing {
+
+class StudyFolderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("gpu_tune_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name() + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::filesystem::path write(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return dir_ / name;
+  }
+  // The trials of a study in the folder's study.db.
+  std::vector<search::TrialRecord> trials_of(const std::string& study) {
+    search::SqliteStorage storage(dir_ / "study.db");
+    return storage.trials(storage.find_study(study)->id);
+  }
+
+  std::filesystem::path dir_;
+};
+
+}  // namespace gpu_tune::testing
