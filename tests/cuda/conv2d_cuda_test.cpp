@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "kernels/conv2d.h"
+#include "tests/cuda/conv_test_case.h"
 #include "tests/cuda/cuda_test_utils.h"
 
 namespace gpu_tune::kernels {
@@ -30,26 +31,14 @@ using test::Rng;
 // up to 2^-11 each), so sums over a few hundred terms land within about 1e-3.
 constexpr double kTf32AgainstFp32Tolerance = 2e-3;
 
-struct ConvSpec {
-  int images = 1;  // the bound
-  ConvGeometry geometry;
-  int run_time_images = -1;  // passed as dynamic_images when >= 0
-
-  int effective_images() const { return run_time_images < 0 ? images : std::min(images, run_time_images); }
-};
-
-std::string describe(const ConvSpec& s) {
-  const ConvGeometry& g = s.geometry;
-  std::string text = std::to_string(s.images) + " x " + std::to_string(g.height) + "x" + std::to_string(g.width) +
-                     "x" + std::to_string(g.in_channels) + " -> " + std::to_string(g.out_channels) + ", kernel " +
-                     std::to_string(g.kernel) + " padding " + std::to_string(g.padding);
-  if (s.run_time_images >= 0) text += ", run-time images " + std::to_string(s.run_time_images);
-  return text;
-}
-
-ConvSpec spec(int images, int height, int width, int in_channels, int out_channels, int kernel, int padding) {
-  return {images, ConvGeometry{height, width, in_channels, out_channels, kernel, padding}};
-}
+using conv_test::ConvCase;
+using conv_test::ConvSpec;
+using conv_test::describe;
+using conv_test::head;
+using conv_test::make_case;
+using conv_test::make_cases;
+using conv_test::spec;
+using conv_test::written_beyond;
 
 // Odd sizes (5x7, 9x9, 14x14, 28x28), channels 1, 3, 32, 33 and 64, kernels 1, 3 and 5,
 // same, valid and in-between padding, odd image counts. Small enough for the emulated
@@ -68,90 +57,6 @@ std::vector<ConvSpec> shape_specs() {
       spec(3, 28, 28, 1, 32, 5, 2),  // 2352 rows: 3 splits of the weight gradient
       spec(7, 14, 14, 3, 33, 3, 1),  // 1372 rows: 2 splits of 686, not a multiple of 16
   };
-}
-
-// Host data, the CPU forms' results for the run-time images, and the device buffers (the
-// outputs and the workspace poisoned with NaN).
-struct ConvCase {
-  ConvSpec spec;
-  std::vector<float> x, w, dy;
-  std::vector<float> y_cpu, dx_cpu, dw_cpu;
-  DeviceArray<float> x_device, w_device, dy_device, y_device, dx_device, dw_device, workspace;
-  DeviceArray<int32_t> images_device;
-
-  const ConvGeometry& g() const { return spec.geometry; }
-  const int32_t* dynamic_images() const { return spec.run_time_images >= 0 ? images_device.data() : nullptr; }
-
-  Conv2dForward forward() const {
-    return {spec.images, g(), x_device.data(), w_device.data(), y_device.data(), dynamic_images()};
-  }
-  Conv2dBackwardData backward_data() const {
-    return {spec.images, g(), dy_device.data(), w_device.data(), dx_device.data(), dynamic_images()};
-  }
-  Conv2dBackwardWeight backward_weight() const {
-    return {spec.images, g(), x_device.data(), dy_device.data(), dw_device.data(), workspace.data(), dynamic_images()};
-  }
-
-  void poison_outputs() {
-    for (DeviceArray<float>* out : {&y_device, &dx_device, &dw_device, &workspace})
-      out->upload(std::vector<float>(out->size(), test::quiet_nan()));
-  }
-};
-
-DeviceArray<float> nan_device_array(int64_t count) {
-  return to_device(std::vector<float>(static_cast<size_t>(std::max<int64_t>(count, 1)), test::quiet_nan()));
-}
-
-ConvCase make_case(const ConvSpec& s, Rng& rng, GemmPrecision precision) {
-  ConvCase c;
-  c.spec = s;
-  const ConvGeometry& g = s.geometry;
-  c.x = test::random_nonzero(static_cast<size_t>(s.images * g.input_size()), rng);
-  c.w = test::random_nonzero(static_cast<size_t>(g.weight_count()), rng);
-  c.dy = test::random_nonzero(static_cast<size_t>(s.images * g.output_size()), rng);
-
-  // The CPU forms over the run-time images only.
-  const int n = s.effective_images();
-  c.y_cpu.assign(static_cast<size_t>(n * g.output_size()), test::quiet_nan());
-  c.dx_cpu.assign(static_cast<size_t>(n * g.input_size()), test::quiet_nan());
-  c.dw_cpu.assign(static_cast<size_t>(g.weight_count()), test::quiet_nan());
-  const Conv2dForward forward{n, g, c.x.data(), c.w.data(), c.y_cpu.data()};
-  const Conv2dBackwardData data{n, g, c.dy.data(), c.w.data(), c.dx_cpu.data()};
-  const Conv2dBackwardWeight weight{n, g, c.x.data(), c.dy.data(), c.dw_cpu.data()};
-  conv2d_forward_cpu(std::span(&forward, 1), precision);
-  conv2d_backward_data_cpu(std::span(&data, 1), precision);
-  conv2d_backward_weight_cpu(std::span(&weight, 1), precision);
-
-  c.x_device = to_device(c.x);
-  c.w_device = to_device(c.w);
-  c.dy_device = to_device(c.dy);
-  c.y_device = nan_device_array(s.images * g.output_size());
-  c.dx_device = nan_device_array(s.images * g.input_size());
-  c.dw_device = nan_device_array(g.weight_count());
-  c.workspace = nan_device_array(conv2d_weight_grad_workspace(g, s.images));
-  c.images_device = to_device(std::vector<int32_t>{std::max(s.run_time_images, 0)});
-  return c;
-}
-
-std::vector<ConvCase> make_cases(const std::vector<ConvSpec>& specs, Rng& rng, GemmPrecision precision) {
-  std::vector<ConvCase> cases;
-  for (const ConvSpec& s : specs) cases.push_back(make_case(s, rng, precision));
-  return cases;
-}
-
-// The first `count` elements of a device buffer's download.
-std::vector<float> head(const DeviceArray<float>& array, int64_t count) {
-  std::vector<float> values = array.download();
-  values.resize(static_cast<size_t>(count));
-  return values;
-}
-
-// Elements [from, to) of a device buffer that are no longer the NaN poison.
-size_t written_beyond(const DeviceArray<float>& array, int64_t from, int64_t to) {
-  const std::vector<float> values = array.download();
-  size_t written = 0;
-  for (int64_t i = from; i < to; ++i) written += std::isnan(values[static_cast<size_t>(i)]) ? 0 : 1;
-  return written;
 }
 
 void expect_forward_matches(const ConvCase& c, double tolerance = kFp32Tolerance) {
