@@ -88,7 +88,8 @@ void MemoryStorage::set_trial_attributes(int64_t study_id, int64_t number,
 }
 
 void MemoryStorage::finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
-                                 const std::map<std::string, double>& metrics, const std::string& error) {
+                                 const std::map<std::string, double>& metrics, const std::string& error,
+                                 std::optional<double> finished_at) {
   if (!is_finished(state)) {
     throw StorageError("finish_trial: study " + std::to_string(study_id) + " trial " + std::to_string(number) +
                        " cannot finish as '" + std::string(trial_state_name(state)) +
@@ -100,7 +101,7 @@ void MemoryStorage::finish_trial(int64_t study_id, int64_t number, TrialState st
   trial.value = value;
   trial.metrics = metrics;
   trial.error = error;
-  trial.finished_at = unix_time_now();
+  trial.finished_at = finished_at.value_or(unix_time_now());
 }
 
 std::vector<TrialRecord> MemoryStorage::trials(int64_t study_id) {

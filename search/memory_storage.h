@@ -20,9 +20,13 @@ class MemoryStorage final : public Storage {
   void record_step(int64_t study_id, int64_t number, const StepRecord& step) override;
   void set_trial_attributes(int64_t study_id, int64_t number, const std::map<std::string, double>& attributes) override;
   void finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
-                    const std::map<std::string, double>& metrics, const std::string& error) override;
+                    const std::map<std::string, double>& metrics, const std::string& error,
+                    std::optional<double> finished_at = std::nullopt) override;
   std::vector<TrialRecord> trials(int64_t study_id) override;
   int fail_running_trials(int64_t study_id, const std::string& reason) override;
+  // One object is one writer: code that shares a MemoryStorage shares its view of every
+  // write, so there are no others to see (several writers of one study use SQLite files).
+  uint64_t others_version() override { return 0; }
 
  private:
   struct Study {

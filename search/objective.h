@@ -38,6 +38,9 @@ class TrialReporter {
   // steps; a command: its process group is terminated) and returns without finishing them;
   // the study records them as interrupted. Cheap enough to ask after every step.
   virtual bool should_stop() const { return false; }
+  // A line for the study's log that belongs to no one trial, e.g. "cuda:0: out of memory
+  // adding a slot; this device now runs 12 slots". Thread-safe like the rest.
+  virtual void note(const std::string& event) { (void)event; }
 };
 
 class Objective {

@@ -116,6 +116,11 @@ class Connection {
     fail(operation, db_ ? sqlite3_errmsg(db_.get()) : "out of memory");
   }
 
+  // Inside write_batch, the batch's transaction holds every write: each operation's own
+  // transaction is then only part of it.
+  bool in_batch() const { return in_batch_; }
+  void set_in_batch(bool in_batch) { in_batch_ = in_batch; }
+
   void exec(const char* sql, std::string_view operation) {
     if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, nullptr) != SQLITE_OK) fail_sqlite(operation);
   }
@@ -135,6 +140,7 @@ class Connection {
   std::filesystem::path path_;
   DatabasePtr db_;
   std::unordered_map<std::string, StatementPtr> statements_;  // destroyed before db_
+  bool in_batch_ = false;
 };
 
 }  // namespace sqlite_detail
@@ -214,16 +220,18 @@ class Query {
 // Writers take the write lock up front (IMMEDIATE): a read that later upgrades to a write can
 // fail at once with "database is locked" when another writer got there first, whatever the
 // busy timeout. Readers use a DEFERRED transaction to see one consistent snapshot.
+// Inside a write batch a transaction is the batch's: it neither begins nor commits, and a
+// failure rolls back the whole batch (write_batch does that).
 class Transaction {
  public:
   enum class Kind { kRead, kWrite };
   Transaction(Connection& connection, Kind kind, std::string_view operation)
-      : connection_(connection), operation_(operation) {
-    connection_.exec(kind == Kind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", operation_);
+      : connection_(connection), operation_(operation), nested_(connection.in_batch()) {
+    if (!nested_) connection_.exec(kind == Kind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", operation_);
   }
   ~Transaction() {
     // Some errors already rolled the transaction back; only an open one needs it.
-    if (!committed_ && !sqlite3_get_autocommit(connection_.db())) {
+    if (!nested_ && !committed_ && !sqlite3_get_autocommit(connection_.db())) {
       sqlite3_exec(connection_.db(), "ROLLBACK", nullptr, nullptr, nullptr);
     }
   }
@@ -231,13 +239,14 @@ class Transaction {
   Transaction& operator=(const Transaction&) = delete;
 
   void commit() {
-    connection_.exec("COMMIT", operation_);
+    if (!nested_) connection_.exec("COMMIT", operation_);
     committed_ = true;
   }
 
  private:
   Connection& connection_;
   std::string_view operation_;
+  const bool nested_;
   bool committed_ = false;
 };
 
@@ -511,7 +520,8 @@ void SqliteStorage::set_trial_attributes(int64_t study_id, int64_t number,
 }
 
 void SqliteStorage::finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
-                                 const std::map<std::string, double>& metrics, const std::string& error) {
+                                 const std::map<std::string, double>& metrics, const std::string& error,
+                                 std::optional<double> finished_at) {
   constexpr std::string_view operation = "finish_trial";
   Connection& connection = *connection_;
   if (!is_finished(state)) {
@@ -530,7 +540,7 @@ void SqliteStorage::finish_trial(int64_t study_id, int64_t number, TrialState st
       .bind_optional_real(value)
       .bind_text(metrics_json)
       .bind_text(error)
-      .bind_real(unix_time_now())
+      .bind_real(finished_at.value_or(unix_time_now()))
       .bind_int(study_id)
       .bind_int(number)
       .run();
@@ -627,6 +637,29 @@ int SqliteStorage::fail_running_trials(int64_t study_id, const std::string& reas
   const int failed = sqlite3_changes(connection.db());
   transaction.commit();
   return failed;
+}
+
+uint64_t SqliteStorage::others_version() {
+  constexpr std::string_view operation = "others_version";
+  Query query(*connection_, "PRAGMA data_version", operation);
+  if (!query.next_row()) connection_->fail(operation, "PRAGMA data_version returned no row");
+  return static_cast<uint64_t>(query.integer(0));
+}
+
+void SqliteStorage::write_batch(const std::function<void()>& writes) {
+  constexpr std::string_view operation = "write_batch";
+  Connection& connection = *connection_;
+  if (connection.in_batch()) connection.fail(operation, "a write batch is already open on this connection");
+  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+  connection.set_in_batch(true);
+  try {
+    writes();
+  } catch (...) {
+    connection.set_in_batch(false);
+    throw;  // the transaction rolls the batch back
+  }
+  connection.set_in_batch(false);
+  transaction.commit();
 }
 
 }  // namespace gpu_tune::search

@@ -1,8 +1,9 @@
 #pragma once
 // Storage in one SQLite file. Each object holds its own connection and is used from one
 // thread at a time; any number of objects, in threads or processes, may share the file.
-// Every state change is its own committed transaction (WAL, synchronous=FULL), so a process
-// killed at any instant leaves a consistent file that loses at most its running trials.
+// Every state change is its own committed transaction (WAL, synchronous=FULL), or part of a
+// write_batch committed as one, so a process killed at any instant leaves a consistent file
+// that loses at most its running trials' latest changes.
 #include <filesystem>
 #include <memory>
 
@@ -31,9 +32,12 @@ class SqliteStorage final : public Storage {
   void record_step(int64_t study_id, int64_t number, const StepRecord& step) override;
   void set_trial_attributes(int64_t study_id, int64_t number, const std::map<std::string, double>& attributes) override;
   void finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
-                    const std::map<std::string, double>& metrics, const std::string& error) override;
+                    const std::map<std::string, double>& metrics, const std::string& error,
+                    std::optional<double> finished_at = std::nullopt) override;
   std::vector<TrialRecord> trials(int64_t study_id) override;
   int fail_running_trials(int64_t study_id, const std::string& reason) override;
+  uint64_t others_version() override;  // SQLite's data_version of this connection
+  void write_batch(const std::function<void()>& writes) override;
 
  private:
   std::unique_ptr<sqlite_detail::Connection> connection_;

@@ -4,6 +4,7 @@
 // SQLite (one file per study directory; the default), and later PostgreSQL for many nodes.
 // Safe for several processes (and threads) writing the same study at once.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <stdexcept>
@@ -48,12 +49,24 @@ class Storage {
   // commit. StorageError if the trial is not running.
   virtual void set_trial_attributes(int64_t study_id, int64_t number, const std::map<std::string, double>& attributes) = 0;
   // Moves a running trial to complete, pruned or failed. StorageError if it is not running.
+  // finished_at: when it ended (seconds since the Unix epoch), if not now: a write committed
+  // later by a writer thread keeps the moment the trial ended.
   virtual void finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
-                            const std::map<std::string, double>& metrics, const std::string& error) = 0;
+                            const std::map<std::string, double>& metrics, const std::string& error,
+                    std::optional<double> finished_at = std::nullopt) = 0;
   virtual std::vector<TrialRecord> trials(int64_t study_id) = 0;
   // On resume: marks every trial still "running" as failed with `reason` (their process
   // died). Returns how many.
   virtual int fail_running_trials(int64_t study_id, const std::string& reason) = 0;
+
+  // A number that changes whenever another writer (another Storage object, in this process or
+  // another) commits a change; this object's own writes leave it as it is. A reader that keeps
+  // a copy of a study updated by its own writes reads the study again only when this changed.
+  virtual uint64_t others_version() = 0;
+  // Runs `writes`, calls of this object's write methods, as one commit where the storage has
+  // commits (SQLite): a kill during it keeps all of them or none, a queue of writes costs one
+  // disk flush instead of one each, and if a write throws the batch's earlier ones are undone.
+  virtual void write_batch(const std::function<void()>& writes) { writes(); }
 };
 
 }  // namespace gpu_tune::search

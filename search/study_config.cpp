@@ -21,7 +21,7 @@ using KeyList = std::vector<std::string_view>;
 
 const KeyList kTopKeys = {"study", "dataset", "data", "objective", "budget", "sampler", "pruner", "training", "space"};
 const KeyList kObjectiveKeys = {"metric", "direction"};
-const KeyList kBudgetKeys = {"trials", "parallel", "time_limit"};
+const KeyList kBudgetKeys = {"trials", "parallel", "time_limit", "target"};
 const KeyList kSamplerKeys = {"name", "seed", "startup_trials", "multivariate", "ei_candidates", "grid_points"};
 const KeyList kTrainingKeys = {"model", "activation", "init",    "optimizer", "lr",        "batch",
                                "beta1", "beta2",      "eps",     "wd",        "momentum",  "nesterov",
@@ -390,6 +390,8 @@ void read_budget(const Reader& reader, const Entry& budget, BudgetConfig& config
       if (config.trials < 1) reader.fail(entry.at, "must be at least 1, got " + std::to_string(config.trials));
     } else if (entry.key == "parallel") {
       config.parallel = reader.integer_at_least(entry, 1);
+    } else if (entry.key == "target") {
+      config.target = reader.number(entry);
     } else {
       config.time_limit_seconds = time_limit(reader, entry);
     }
@@ -572,8 +574,10 @@ std::string study_config_help() {
   data: DIR                   optional; where the dataset's files are
   objective: {metric: validation_loss | validation_accuracy, direction: minimize | maximize}
                               direction defaults to minimize for a loss, maximize for an accuracy
-  budget: {trials: 64, parallel: 8, time_limit: 2h}
+  budget: {trials: 64, parallel: 8, time_limit: 2h, target: 0.92}
                               time_limit: seconds, or a duration such as 90s, 30m, 2h
+                              target: no new trial starts once the best value reaches it
+                              (at or below for minimize, at or above for maximize)
   sampler: {name: tpe | random | grid, seed: 0, startup_trials: 10, multivariate: false,
             ei_candidates: 24, grid_points: 5}
   pruner: {name: none | median | asha | hyperband, ...}

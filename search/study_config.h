@@ -50,6 +50,7 @@ struct BudgetConfig {
   int64_t trials = 64;
   int parallel = 8;
   std::optional<double> time_limit_seconds;
+  std::optional<double> target;  // no new trials start once the best value reaches it
 };
 
 struct StudyConfig {

@@ -14,8 +14,12 @@ namespace gpu_tune::search {
 inline constexpr const char* kInterruptedError = "interrupted: the process running this trial stopped";
 
 struct StudyBudget {
+  StudyBudget(int64_t trials = 64, std::optional<double> time_limit_seconds = std::nullopt,
+              std::optional<double> target = std::nullopt)
+      : trials(trials), time_limit_seconds(time_limit_seconds), target(target) {}
   int64_t trials = 64;
   std::optional<double> time_limit_seconds;  // no new trials start after this
+  std::optional<double> target;              // no new trials start once the best value reaches it
 };
 
 struct StudyProgress {

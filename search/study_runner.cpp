@@ -19,6 +19,11 @@ void StudyRunner::run_worker(Objective& objective) {
 
 StudyProgress StudyRunner::run(const std::vector<Objective*>& workers) {
   service_.recover_interrupted_trials();
+  // Suggestions sampled ahead, one per device, so a freed slot takes one at once; one trial
+  // at a time gains nothing from it and would lose the latest result.
+  int slots = 0;
+  for (const Objective* worker : workers) slots += worker->capacity();
+  service_.set_prepared_suggestions(slots > 1 ? static_cast<int>(workers.size()) : 0);
   std::exception_ptr first_error;
   if (workers.size() == 1) {
     try {
@@ -51,6 +56,7 @@ StudyProgress StudyRunner::run(const std::vector<Objective*>& workers) {
   // worth reporting (a resume marks the trials instead).
   try {
     service_.interrupt_unfinished_trials();
+    service_.flush();
   } catch (...) {
     if (!first_error) throw;
   }

@@ -49,6 +49,7 @@ class StudyRunner final : public TrialReporter {
   bool report(int64_t number, const StepRecord& step) override { return service_.report(number, step); }
   void finish(int64_t number, const TrialOutcome& outcome) override { service_.finish(number, outcome); }
   bool should_stop() const override { return service_.should_stop(); }
+  void note(const std::string& event) override { service_.note(event); }
 
  private:
   void run_worker(Objective& objective);

@@ -6,17 +6,35 @@
 #include <vector>
 
 namespace gpu_tune::search {
+namespace {
+
+bool reaches(double value, double target, Direction direction) {
+  return direction == Direction::kMinimize ? value <= target : value >= target;
+}
+
+}  // namespace
 
 StudyService::StudyService(Storage& storage, StudyInfo study, const SearchSpace& space, Sampler& sampler,
                            StudyBudget budget, ProgressCallback on_progress, const Pruner* pruner)
-    : storage_(storage),
-      study_(std::move(study)),
+    : study_(std::move(study)),
       space_(space),
       sampler_(sampler),
       budget_(budget),
       on_progress_(std::move(on_progress)),
       pruner_(pruner),
-      started_(std::chrono::steady_clock::now()) {}
+      started_(std::chrono::steady_clock::now()),
+      writer_(storage) {
+  others_version_ = writer_.use([](Storage& s) { return s.others_version(); });
+  history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));
+}
+
+StudyService::~StudyService() = default;
+
+void StudyService::set_prepared_suggestions(int count) {
+  std::lock_guard lock(mutex_);
+  prepared_ = std::max(count, 0);
+  if (prepared_ > 0 && !suggestions_) suggestions_ = std::make_unique<SuggestionQueue>(sampler_, space_, study_.direction);
+}
 
 bool StudyService::should_stop() const {
   return stop_requested_.load(std::memory_order_relaxed) || (stop_condition_ && stop_condition_());
@@ -24,31 +42,85 @@ bool StudyService::should_stop() const {
 
 int StudyService::recover_interrupted_trials() {
   std::lock_guard lock(mutex_);
-  const int interrupted = storage_.fail_running_trials(study_.id, kInterruptedError);
-  if (interrupted > 0)
+  const int interrupted = writer_.use([this](Storage& s) { return s.fail_running_trials(study_.id, kInterruptedError); });
+  if (interrupted > 0) {
+    others_version_ = writer_.use([](Storage& s) { return s.others_version(); });
+    history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));
     publish_locked("resuming: " + std::to_string(interrupted) + " trial(s) left running by a stopped process marked failed");
+  }
   return interrupted;
+}
+
+void StudyService::refresh_locked(bool wait) {
+  // The version first: a change after it is read makes the next refresh read again.
+  const auto read_version = [](Storage& s) { return s.others_version(); };
+  const std::optional<uint64_t> version = wait ? writer_.use(read_version) : writer_.try_use(read_version);
+  if (!version || *version == others_version_) return;
+  writer_.flush();  // this process's queued writes belong in what is read
+  history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));
+  others_version_ = *version;
+}
+
+bool StudyService::may_start_locked(const StudyProgress& progress) {
+  if (closed_) return false;
+  if (budget_.time_limit_seconds && progress.elapsed_seconds >= *budget_.time_limit_seconds) {
+    closed_ = "time limit reached: no new trials start";
+  } else if (budget_.target && progress.best_value && reaches(*progress.best_value, *budget_.target, study_.direction)) {
+    std::ostringstream why;
+    why << "target reached (" << study_.metric << " " << *progress.best_value << ", trial " << progress.best_trial
+        << "): no new trials start";
+    closed_ = why.str();
+  }
+  if (closed_) {
+    publish_locked(*closed_);
+    return false;
+  }
+  return progress.done() + progress.running + reserved_ < budget_.trials;
+}
+
+void StudyService::prepare_locked() {
+  if (!suggestions_) return;
+  const StudyProgress progress = progress_locked();
+  // Never more than the budget can still start: a suggestion is a TPE fit.
+  int64_t left = budget_.trials - progress.done() - progress.running - reserved_ - static_cast<int64_t>(suggestions_->size());
+  while (left-- > 0 && suggestions_->size() < static_cast<size_t>(prepared_)) {
+    // In a single-writer study the numbers these trials will get.
+    const int64_t number = static_cast<int64_t>(history_.trials().size()) + reserved_ + static_cast<int64_t>(suggestions_->size());
+    suggestions_->prepare(history_.trials(), number);
+  }
 }
 
 std::optional<TrialRequest> StudyService::ask(const std::string& device, int slot) {
   if (should_stop()) return std::nullopt;
-  std::lock_guard lock(mutex_);
-  if (budget_.time_limit_seconds) {
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
-    if (out_of_time_ || elapsed >= *budget_.time_limit_seconds) {
-      if (!out_of_time_) publish_locked("time limit reached: no new trials start");
-      out_of_time_ = true;
-      return std::nullopt;
+  std::unique_lock lock(mutex_);
+  refresh_locked();
+  if (!may_start_locked(progress_locked())) return std::nullopt;
+  ParamMap params;
+  if (!suggestions_) {
+    // The next number in a single-writer study; with several writers storage may assign
+    // another, which only changes the sampler's random stream.
+    params = sampler_.sample(space_, history_.trials(), study_.direction, static_cast<int64_t>(history_.trials().size()));
+  } else {
+    prepare_locked();  // at least this ask's
+    std::future<ParamMap> next = suggestions_->take();
+    reserved_ += 1;  // this ask's place in the budget, while the lock is let go
+    prepare_locked();  // the next ones, sampled while this one trains
+    lock.unlock();
+    std::optional<ParamMap> sampled;
+    std::exception_ptr error;
+    try {
+      sampled = next.get();
+    } catch (...) {
+      error = std::current_exception();
     }
+    lock.lock();
+    reserved_ -= 1;
+    if (error) std::rethrow_exception(error);
+    if (should_stop()) return std::nullopt;
+    params = std::move(*sampled);
   }
-  const std::vector<TrialRecord> history = storage_.trials(study_.id);
-  const StudyProgress progress = summarize(history, study_.direction);
-  if (progress.done() + progress.running >= budget_.trials) return std::nullopt;
-  // The next number in a single-writer study; with several writers storage may assign
-  // another, which only changes the sampler's random stream.
-  const int64_t expected_number = static_cast<int64_t>(history.size());
-  const ParamMap params = sampler_.sample(space_, history, study_.direction, expected_number);
-  const TrialRecord trial = storage_.start_trial(study_.id, params, device, slot);
+  const TrialRecord trial = writer_.use([&](Storage& s) { return s.start_trial(study_.id, params, device, slot); });
+  history_.add_started(trial);
   in_flight_.insert(trial.number);
   std::ostringstream event;
   event << "trial " << trial.number << " started in slot " << slot;
@@ -62,27 +134,34 @@ std::optional<TrialRequest> StudyService::ask(const std::string& device, int slo
 
 bool StudyService::report(int64_t number, const StepRecord& step) {
   std::lock_guard lock(mutex_);
-  storage_.record_step(study_.id, number, step);
+  history_.record_step(number, step);
+  writer_.enqueue([id = study_.id, number, step](Storage& s) { s.record_step(id, number, step); });
   if (!pruner_) return true;
-  // The pruner reads the study as stored, so other processes' trials count too.
-  const std::vector<TrialRecord> history = storage_.trials(study_.id);
-  const auto trial = std::find_if(history.begin(), history.end(), [&](const TrialRecord& t) { return t.number == number; });
-  if (trial == history.end()) return true;  // unreachable: record_step found it running
-  const PruneDecision decision = pruner_->decide({study_.name, study_.direction, history}, *trial);
+  // The pruner sees other processes' trials too, as of the last refresh; a device's thread
+  // does not wait for a commit to look.
+  refresh_locked(false);
+  const TrialRecord* trial = history_.find(number);
+  const PruneDecision decision = pruner_->decide({study_.name, study_.direction, history_.trials()}, *trial);
   // Only what changed is written: most reports pass no new rung.
   std::map<std::string, double> changed;
   for (const auto& [key, value] : decision.attributes) {
     const auto stored = trial->attributes.find(key);
     if (stored == trial->attributes.end() || stored->second != value) changed.emplace(key, value);
   }
-  if (!changed.empty()) storage_.set_trial_attributes(study_.id, number, changed);
+  if (!changed.empty()) {
+    history_.set_attributes(number, changed);
+    writer_.enqueue([id = study_.id, number, changed](Storage& s) { s.set_trial_attributes(id, number, changed); });
+  }
   if (decision.prune) prune_reasons_[number] = decision.reason;
   return !decision.prune;
 }
 
 void StudyService::finish(int64_t number, const TrialOutcome& outcome) {
   std::lock_guard lock(mutex_);
-  storage_.finish_trial(study_.id, number, outcome.state, outcome.value, outcome.metrics, outcome.error);
+  history_.finish(number, outcome.state, outcome.value, outcome.metrics, outcome.error);
+  writer_.enqueue([id = study_.id, number, outcome, at = history_.find(number)->finished_at](Storage& s) {
+    s.finish_trial(id, number, outcome.state, outcome.value, outcome.metrics, outcome.error, at);
+  });
   in_flight_.erase(number);
   std::ostringstream event;
   event << "trial " << number << " " << trial_state_name(outcome.state);
@@ -95,16 +174,27 @@ void StudyService::finish(int64_t number, const TrialOutcome& outcome) {
   publish_locked(event.str());
 }
 
+void StudyService::note(const std::string& event) {
+  std::lock_guard lock(mutex_);
+  publish_locked(event);
+}
+
 int StudyService::interrupt_unfinished_trials() {
   std::lock_guard lock(mutex_);
   const std::set<int64_t> unfinished = std::exchange(in_flight_, {});
   for (const int64_t number : unfinished) {
-    storage_.finish_trial(study_.id, number, TrialState::kFailed, std::nullopt, {}, kInterruptedError);
+    history_.finish(number, TrialState::kFailed, std::nullopt, {}, kInterruptedError);
+    writer_.enqueue([id = study_.id, number, at = history_.find(number)->finished_at](Storage& s) {
+      s.finish_trial(id, number, TrialState::kFailed, std::nullopt, {}, kInterruptedError, at);
+    });
     prune_reasons_.erase(number);
     publish_locked("trial " + std::to_string(number) + " interrupted: not counted toward the budget");
   }
+  writer_.flush();
   return static_cast<int>(unfinished.size());
 }
+
+void StudyService::flush() { writer_.flush(); }
 
 int64_t StudyService::in_flight() const {
   std::lock_guard lock(mutex_);
@@ -117,7 +207,7 @@ StudyProgress StudyService::progress() {
 }
 
 StudyProgress StudyService::progress_locked() {
-  StudyProgress progress = summarize(storage_.trials(study_.id), study_.direction);
+  StudyProgress progress = summarize(history_.trials(), study_.direction);
   progress.budget = budget_.trials;
   progress.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   return progress;

@@ -3,18 +3,26 @@
 // it for trials and tell it their results. One sampler, one pruner and one storage
 // connection serve every worker.
 //
-// Threads and locks: every call takes the one mutex, so the sampler, the pruner, the storage
-// connection and the progress callback are only ever used by one thread at a time, and the
-// budget check and the trial's creation happen together (no trial runs twice, the budget
-// is met exactly). Training itself runs outside the lock; a worker holds it only to ask, to
-// report a step and to finish a trial. Trials running anywhere are in the history the
-// sampler sees, so TPE's constant liar keeps parallel workers off one point.
-// should_stop() takes no lock.
+// What a worker's thread waits for, and what it does not:
+// - The study's history is kept in memory (StudyHistory), updated by the service's own
+//   writes; storage is read again only when another process changed the study. Asking for a
+//   trial or a pruning decision reads no storage.
+// - Steps, attributes and outcomes are committed by a writer thread (StorageWriter), many in
+//   one commit; only a new trial's row is written at once, as its number comes from storage.
+// - With set_prepared_suggestions(K), K suggestions are sampled ahead on a sampler thread
+//   (SuggestionQueue), so a freed slot does not wait for TPE.
+//
+// Locks: every call takes the one mutex, so the budget check and the trial's creation
+// happen together (no trial runs twice, the budget is met exactly). Training runs outside
+// it; so does the wait for a suggestion still being sampled. Trials running anywhere, and
+// suggestions about to run, are in the history the sampler sees, so TPE's constant liar
+// keeps parallel workers off one point. should_stop() takes no lock.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -25,7 +33,10 @@
 #include "search/sampler.h"
 #include "search/space.h"
 #include "search/storage.h"
+#include "search/storage_writer.h"
+#include "search/study_history.h"
 #include "search/study_progress.h"
+#include "search/suggestion_queue.h"
 
 namespace gpu_tune::search {
 
@@ -35,13 +46,18 @@ class StudyService final : public TrialReporter {
   // under the service's lock, so from one thread at a time.
   using ProgressCallback = std::function<void(const StudyProgress& progress, const std::string& event)>;
 
-  // pruner: null for none; otherwise it must outlive the service, as must the rest.
+  // pruner: null for none; otherwise it must outlive the service, as must the rest. Reads
+  // the study's trials from storage.
   StudyService(Storage& storage, StudyInfo study, const SearchSpace& space, Sampler& sampler, StudyBudget budget,
                ProgressCallback on_progress = {}, const Pruner* pruner = nullptr);
+  ~StudyService() override;  // commits what is queued
 
   // Also stop once `condition` is true (e.g. a signal arrived). It is called often and from
   // every worker, so it must be cheap and thread-safe. Set it before workers start.
   void set_stop_condition(std::function<bool()> condition) { stop_condition_ = std::move(condition); }
+  // Keep `count` suggestions sampled ahead (0, the default: sample when asked, knowing every
+  // result so far; right for one trial at a time). Set it before workers start.
+  void set_prepared_suggestions(int count);
   // Stops the study: no more trials start, and workers stop their running ones.
   void request_stop() { stop_requested_.store(true); }
 
@@ -50,17 +66,21 @@ class StudyService final : public TrialReporter {
   int recover_interrupted_trials();
 
   // The next trial, recorded as running on `device` in `slot`; nothing once the trial
-  // budget or the time limit is spent or the study is stopping (and then never again).
+  // budget or the time limit is spent, the target is reached or the study is stopping (and
+  // then never again).
   std::optional<TrialRequest> ask(const std::string& device, int slot);
 
   // Records the step, then asks the pruner (if any); false when the trial should stop.
   bool report(int64_t number, const StepRecord& step) override;
   void finish(int64_t number, const TrialOutcome& outcome) override;
   bool should_stop() const override;
+  void note(const std::string& event) override;
 
   // Records every trial this service started that no worker finished as interrupted (its
   // worker stopped, or failed); returns how many. Call once every worker has returned.
   int interrupt_unfinished_trials();
+  // Returns once every change so far is committed; throws a storage error that came up.
+  void flush();
 
   // Trials this service started that have not finished.
   int64_t in_flight() const;
@@ -69,10 +89,14 @@ class StudyService final : public TrialReporter {
 
  private:
   // Callers hold mutex_.
+  // Reads the study again if another writer changed it. Without `wait`, skipped while a
+  // commit is under way (the next call looks again).
+  void refresh_locked(bool wait = true);
+  bool may_start_locked(const StudyProgress& progress);
+  void prepare_locked();
   StudyProgress progress_locked();
   void publish_locked(const std::string& event);
 
-  Storage& storage_;
   const StudyInfo study_;
   const SearchSpace& space_;
   Sampler& sampler_;
@@ -84,9 +108,15 @@ class StudyService final : public TrialReporter {
   std::atomic<bool> stop_requested_{false};
 
   mutable std::mutex mutex_;
+  StorageWriter writer_;
+  StudyHistory history_;
+  uint64_t others_version_ = 0;                   // of the history as read
+  std::unique_ptr<SuggestionQueue> suggestions_;  // null: sampled when asked
+  int prepared_ = 0;                              // suggestions to keep ready
+  int64_t reserved_ = 0;                          // budget taken by asks waiting for a suggestion
   std::set<int64_t> in_flight_;                   // started here, not finished
   std::map<int64_t, std::string> prune_reasons_;  // trials told to stop, until they finish
-  bool out_of_time_ = false;
+  std::optional<std::string> closed_;             // why no more trials start, once that is so
 };
 
 }  // namespace gpu_tune::search

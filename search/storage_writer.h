@@ -1,0 +1,70 @@
+#pragma once
+// Storage writes off the threads that feed devices. Those threads queue a write and go on;
+// one thread of the writer's own commits the queue in order, everything that queued up
+// meanwhile as one write batch (one disk flush, however many slots ended an epoch together).
+// Every other use of the storage (reads, and writes whose answer the caller needs at once,
+// such as a new trial's number) goes through use(), which takes turns with the commits.
+//
+// A failed commit is kept: from then on enqueue, flush and use throw it, and nothing more
+// is written, so the study stops with the error instead of running on unrecorded.
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <utility>
+#include <thread>
+
+#include "search/storage.h"
+
+namespace gpu_tune::search {
+
+class StorageWriter {
+ public:
+  using Write = std::function<void(Storage&)>;
+
+  explicit StorageWriter(Storage& storage);
+  // Commits what is still queued; a failure then is dropped (call flush() to see it).
+  ~StorageWriter();
+  StorageWriter(const StorageWriter&) = delete;
+  StorageWriter& operator=(const StorageWriter&) = delete;
+
+  void enqueue(Write write);
+  // Returns once every write queued before it is committed.
+  void flush();
+
+  // Runs `operation` on the storage from the calling thread, between two commits.
+  template <typename Operation>
+  auto use(Operation&& operation) {
+    std::lock_guard lock(storage_mutex_);
+    rethrow_failure();
+    return operation(storage_);
+  }
+  // As use(), unless a commit is under way: then nothing runs, and nothing is returned.
+  template <typename Operation>
+  auto try_use(Operation&& operation) -> std::optional<decltype(operation(std::declval<Storage&>()))> {
+    std::unique_lock lock(storage_mutex_, std::try_to_lock);
+    if (!lock.owns_lock()) return std::nullopt;
+    rethrow_failure();
+    return operation(storage_);
+  }
+
+ private:
+  void commit_loop();
+  void rethrow_failure();
+
+  Storage& storage_;
+  std::mutex storage_mutex_;  // held while the storage is in use: a commit, or use()
+
+  std::mutex queue_mutex_;  // guards what follows
+  std::condition_variable queued_, idle_;
+  std::deque<Write> queue_;
+  bool committing_ = false;
+  bool stopping_ = false;
+  std::exception_ptr failure_;
+
+  std::thread thread_;  // last: started once the rest exists
+};
+
+}  // namespace gpu_tune::search

@@ -1,0 +1,40 @@
+#pragma once
+// A study's trials as one process knows them: read from storage once, then kept up to date
+// by the process's own writes, applied here as storage applies them. So asking for the next
+// trial or for a pruning decision costs no storage read; the study is read again only when
+// another writer changed it (Storage::others_version).
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "search/trial.h"
+
+namespace gpu_tune::search {
+
+class StudyHistory {
+ public:
+  // Replaces everything with the trials as stored.
+  void reset(std::vector<TrialRecord> trials);
+
+  // In number order, as Storage::trials returns them.
+  const std::vector<TrialRecord>& trials() const { return trials_; }
+  const TrialRecord* find(int64_t number) const;
+
+  // The same changes, with the same checks, as the Storage methods of those names; the checks
+  // throw StorageError naming the operation, the trial and the problem.
+  void add_started(const TrialRecord& trial);
+  void record_step(int64_t number, const StepRecord& step);
+  void set_attributes(int64_t number, const std::map<std::string, double>& attributes);
+  void finish(int64_t number, TrialState state, std::optional<double> value, const std::map<std::string, double>& metrics,
+              const std::string& error);
+
+ private:
+  TrialRecord& running(int64_t number, const char* operation);
+
+  std::vector<TrialRecord> trials_;
+  std::map<int64_t, size_t> index_;  // number -> position in trials_
+};
+
+}  // namespace gpu_tune::search
