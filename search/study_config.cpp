@@ -392,6 +392,7 @@ void read_budget(const Reader& reader, const Entry& budget, BudgetConfig& config
       config.parallel = reader.integer_at_least(entry, 1);
     } else if (entry.key == "target") {
       config.target = reader.number(entry);
+      if (!std::isfinite(*config.target)) reader.fail(entry.at, "must be a finite number");
     } else {
       config.time_limit_seconds = time_limit(reader, entry);
     }

@@ -17,7 +17,7 @@ const char* const kFullStudy = R"(study: fashion_mnist_mlp
 dataset: kmnist
 data: /data/kmnist
 objective: {metric: validation_loss, direction: minimize}
-budget: {trials: 32, parallel: 4, time_limit: 2h}
+budget: {trials: 32, parallel: 4, time_limit: 2h, target: 0.25}
 sampler: {name: random, seed: 7, startup_trials: 5, multivariate: true, ei_candidates: 48, grid_points: 3}
 training: {epochs: 50, patience: 3, optimizer: adam}
 space:
@@ -45,6 +45,8 @@ TEST(StudyConfig, FullFileGivesItsSettings) {
   EXPECT_EQ(config.budget.parallel, 4);
   ASSERT_TRUE(config.budget.time_limit_seconds.has_value());
   EXPECT_DOUBLE_EQ(*config.budget.time_limit_seconds, 2 * 3600.0);
+  ASSERT_TRUE(config.budget.target.has_value());
+  EXPECT_DOUBLE_EQ(*config.budget.target, 0.25);
   EXPECT_EQ(config.sampler.name, "random");
   EXPECT_EQ(config.sampler.seed, 7u);
   EXPECT_EQ(config.sampler.startup_trials, 5);
@@ -236,6 +238,8 @@ std::vector<BadCase> bad_cases() {
       {"trials below 1", "study: s\nbudget: {trials: -3}  # <-\n" + kSpace, "budget.trials", "at least 1"},
       {"time limit unreadable", "study: s\nbudget: {time_limit: soon}  # <-\n" + kSpace, "budget.time_limit", "such as 90s"},
       {"time limit not positive", "study: s\nbudget: {time_limit: 0m}  # <-\n" + kSpace, "budget.time_limit", "positive"},
+      {"target not a number", "study: s\nbudget: {target: high}  # <-\n" + kSpace, "budget.target", "expected a number"},
+      {"target not finite", "study: s\nbudget: {target: .nan}  # <-\n" + kSpace, "budget.target", "finite"},
       {"bad study name", "study: my study  # <-\n" + kSpace, "study", "not a study name"},
       {"unknown training key", "study: s\ntraining:\n  epochs: 5\n  epoch: 5  # <-\n" + kSpace, "training.epoch", "unknown key"},
       {"training value not a scalar", "study: s\ntraining:\n  lr: [0.1, 0.01]  # <-\n" + kSpace, "training.lr",
