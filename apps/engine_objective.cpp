@@ -4,6 +4,8 @@
 #include <cmath>
 #include <map>
 #include <stdexcept>
+#include <string>
+#include <utility>
 
 #include <omp.h>  // per-thread thread counts for CPU workers
 
@@ -81,10 +83,24 @@ TrainingConfig trial_training_config(const search::ParamMap& params, const Engin
 
 namespace {
 
-// Translates the trainer's events into the search's reports.
+// Translates the trainer's events into the search's reports, and the device's changes of
+// capacity into lines of the study's log (`device` names it there).
 class ReportingObserver final : public TrainingObserver {
  public:
-  ReportingObserver(search::TrialReporter& reporter, const std::string& metric) : reporter_(reporter), metric_(metric) {}
+  // epoch_cap: the cap a reduced budget or --epochs put on every trial, recorded with each
+  // so that trials of different caps in one study are told apart (`gpu_tune trials`).
+  ReportingObserver(search::TrialReporter& reporter, const std::string& metric, std::string device,
+                    std::optional<int> epoch_cap)
+      : reporter_(reporter), metric_(metric), device_(std::move(device)), epoch_cap_(epoch_cap) {}
+
+  void on_capacity_reduced(int capacity, const std::string&) override {
+    reporter_.note(device_ + ": out of memory adding a slot; this device now runs " + slots(capacity));
+  }
+  void on_capacity_restored(int capacity, const std::string&) override {
+    // The trial that did not fit even alone has failed with its own message.
+    reporter_.note(device_ + ": a trial that does not fit in memory even alone had cost slots; this device runs " +
+                   slots(capacity) + " again");
+  }
 
   bool on_epoch_end(const TrainingJob& job, const EpochMetrics& m) override {
     search::StepRecord step;
@@ -102,6 +118,7 @@ class ReportingObserver final : public TrainingObserver {
     outcome.metrics = {{"epochs", static_cast<double>(r.history.size())},
                        {"best_epoch", static_cast<double>(r.best_epoch)},
                        {"seconds", r.seconds}};
+    if (epoch_cap_) outcome.metrics["epoch_cap"] = *epoch_cap_;
     if (r.outcome == SlotOutcome::kFailed) {
       outcome.state = search::TrialState::kFailed;
       outcome.error = r.error;
@@ -111,8 +128,10 @@ class ReportingObserver final : public TrainingObserver {
                                                                    : metric_value(r.best_validation_loss, r.best_validation_accuracy);
       outcome.metrics["best_validation_loss"] = r.best_validation_loss;
       outcome.metrics["best_validation_accuracy"] = r.best_validation_accuracy;
-      outcome.metrics["test_loss"] = r.test_loss;
-      outcome.metrics["test_accuracy"] = r.test_accuracy;
+      if (outcome.state == search::TrialState::kComplete) {  // a pruned trial is not tested
+        outcome.metrics["test_loss"] = r.test_loss;
+        outcome.metrics["test_accuracy"] = r.test_accuracy;
+      }
     }
     last_value_.erase(r.job_id);
     reporter_.finish(static_cast<int64_t>(r.job_id), outcome);
@@ -120,8 +139,11 @@ class ReportingObserver final : public TrainingObserver {
 
  private:
   double metric_value(double loss, double accuracy) const { return metric_ == "validation_accuracy" ? accuracy : loss; }
+  static std::string slots(int n) { return std::to_string(n) + (n == 1 ? " slot" : " slots"); }
   search::TrialReporter& reporter_;
   std::string metric_;
+  std::string device_;
+  std::optional<int> epoch_cap_;
   std::map<uint64_t, double> last_value_;
 };
 
@@ -143,11 +165,12 @@ void EngineObjective::run(const std::function<std::optional<search::TrialRequest
   TrainerOptions trainer_options;
   trainer_options.bundle.capacity = options_.capacity;
   trainer_options.bundle.standardize = options_.standardize;
+  trainer_options.refill = options_.refill;
   // Between bundle steps: a stopping study leaves its running trials to be recorded as
   // interrupted.
   trainer_options.stop_requested = [&reporter] { return reporter.should_stop(); };
   Trainer trainer(backend_, dataset_, trainer_options);
-  ReportingObserver observer(reporter, options_.metric);
+  ReportingObserver observer(reporter, options_.metric, device(), options_.max_epochs_override);
   trainer.run(
       [&](int slot) -> std::optional<TrainingJob> {
         // A trial whose parameters make no valid model fails on its own; the study goes on.

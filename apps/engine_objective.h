@@ -25,6 +25,7 @@ struct EngineObjectiveOptions {
   // CPU threads for this worker's kernels, set in the thread that runs it (OpenMP's thread
   // count is per thread, so workers of one process can differ); none: OpenMP's default.
   std::optional<int> cpu_threads;
+  RefillStrategy refill = RefillStrategy::kContinuous;  // --refill: waves only for comparison benchmarks
 };
 
 // The training configuration of a trial; throws std::invalid_argument naming the

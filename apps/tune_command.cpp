@@ -3,6 +3,7 @@
 #include <unistd.h>  // isatty
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
@@ -11,6 +12,7 @@
 #include "apps/engine_objective.h"
 #include "apps/engine_study_check.h"
 #include "apps/interrupt.h"
+#include "apps/largest_slot.h"
 #include "apps/seed_study.h"
 #include "apps/tune_devices.h"
 #include "apps/tune_progress.h"
@@ -29,6 +31,7 @@ namespace {
 // Without a GPU the seed study would take hours on a CPU; this budget ends in minutes.
 constexpr int64_t kReducedTrials = 20;
 constexpr int kReducedEpochs = 3;
+constexpr const char* kReducedSuffix = "-reduced";  // the reduced run's study: NAME-reduced
 
 search::StudyConfig load_study(const TuneOptions& options) {
   if (options.study_file) return search::load_study_config(*options.study_file);
@@ -75,6 +78,29 @@ std::string best_trial_line(search::Storage& storage, const search::StudyInfo& i
   return "";
 }
 
+std::string mib(size_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+
+// Without --slots, a GPU runs no more slots than its free memory holds of the study's
+// largest model, measured before anything is placed on it; the CPU, which reports no free
+// memory, keeps its share.
+void fit_slots_to_memory(const std::vector<TuneDevice>& devices, const search::SearchSpace& space,
+                         const EngineObjectiveOptions& options, int64_t train_count, std::vector<int>& slots,
+                         std::ostream& log) {
+  std::optional<std::optional<size_t>> largest;  // worked out once, when a device first needs it
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const std::optional<size_t> free = devices[i].backend->free_memory_bytes();
+    if (!free || slots[i] == 0) continue;
+    if (!largest) largest = largest_slot_bytes(space, options, train_count);
+    if (!*largest) return;  // no trial can be built; each fails on its own
+    const int fitting = slots_for_free_memory(*free, **largest, slots[i]);
+    if (fitting < slots[i])
+      log << "gpu_tune: " << devices[i].label << ": " << mib(*free) << " free holds " << fitting
+          << (fitting == 1 ? " slot" : " slots") << " of the study's largest model (" << mib(**largest)
+          << " each), fewer than its share of --parallel (" << slots[i] << ")\n";
+    slots[i] = fitting;
+  }
+}
+
 }  // namespace
 
 std::filesystem::path default_storage_path(const std::string& study_name) {
@@ -98,10 +124,17 @@ void add_tune_command(CLI::App& app, TuneOptions& options, int& exit_code) {
       "trials at once per device (default: --parallel split across the devices)");
   tune->add_option_function<int>(
       "--parallel", [&options](int n) { options.parallel = n; }, "trials at once across all devices (default: the study's budget.parallel)");
+  tune->add_option_function<std::string>(
+      "--refill", [&options](const std::string& r) { options.refill = r; },
+      "when a freed slot takes a new trial: continuous (at once; the default) | waves (only once every slot of "
+      "the device is free: static waves, slower, for comparison benchmarks)");
   tune->add_option_function<int64_t>("--trials", [&options](int64_t n) { options.trials = n; }, "trial budget");
   tune->add_option_function<int>("--epochs", [&options](int n) { options.epochs = n; }, "cap on every trial's epochs");
   tune->add_option_function<double>(
       "--time-limit", [&options](double s) { options.time_limit_seconds = s; }, "seconds after which no trial starts");
+  tune->add_option_function<double>(
+      "--target", [&options](double v) { options.target = v; },
+      "no trial starts once the best value reaches this (at or below it when minimizing, at or above when maximizing)");
   tune->add_option_function<std::string>(
       "--storage", [&options](const std::string& s) { options.storage = s; }, "SQLite file (default studies/STUDY/study.db)");
   tune->add_flag("--full", options.full, "run the study's whole budget even without a GPU");
@@ -120,13 +153,22 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
   const InterruptHandlers interrupts;
   try {
     search::StudyConfig study = load_study(options);
-    search::StudyBudget budget{study.budget.trials, study.budget.time_limit_seconds};
+    search::StudyBudget budget{study.budget.trials, study.budget.time_limit_seconds, study.budget.target};
     const int parallel = options.parallel.value_or(study.budget.parallel);
     if (options.trials) budget.trials = *options.trials;
     if (options.time_limit_seconds) budget.time_limit_seconds = *options.time_limit_seconds;
+    if (options.target) budget.target = *options.target;
+    if (budget.target && !std::isfinite(*budget.target)) throw std::invalid_argument("--target must be a finite number");
     if (budget.trials < 1) throw std::invalid_argument("--trials must be at least 1");
     if (parallel < 1) throw std::invalid_argument("--parallel must be at least 1");
     if (options.slots && *options.slots < 1) throw std::invalid_argument("--slots must be at least 1");
+    std::optional<RefillStrategy> refill = RefillStrategy::kContinuous;
+    if (options.refill) {
+      refill = parse_refill_strategy(*options.refill);
+      if (!refill) throw std::invalid_argument("--refill '" + *options.refill + "' is not continuous or waves");
+      if (options.objective_command)
+        throw std::invalid_argument("--refill is how the engine refills its bundles; an --objective-command has none");
+    }
     if (options.objective_command && (options.devices || options.slots))
       throw std::invalid_argument("--devices and --slots place the engine's trials; an --objective-command runs "
                                   "--parallel commands at once on this machine");
@@ -140,18 +182,39 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
         if (study.data_dir) engine.dataset.data_dir = *study.data_dir;
       }
       engine_options.standardize = engine.standardize;
+      engine_options.refill = *refill;
       engine_options.metric = study.metric;
       engine_options.training_defaults = study.training;
       engine_options.max_epochs_override = options.epochs;
       check_engine_study(study, engine_options);
     }
 
+    // Where the engine trains, and whether that makes this a reduced run: without a GPU the
+    // seed study would take hours, so unless told otherwise a CPU runs a reduced budget, kept
+    // as a study of its own so that a later full run never mixes its trials with these.
+    std::vector<TuneDevice> devices;
+    bool reduced = false;
+    if (!options.objective_command) {
+      devices = open_tune_devices(options.devices, engine, log);  // bad flags fail before the load
+      const bool cpu_only =
+          std::all_of(devices.begin(), devices.end(), [](const TuneDevice& d) { return d.backend->name() == "cpu"; });
+      reduced = cpu_only && !options.full && !options.trials && !options.epochs;
+    }
+    const std::string study_name = reduced ? study.name + kReducedSuffix : study.name;
+    if (reduced) {
+      budget.trials = std::min(budget.trials, kReducedTrials);
+      engine_options.max_epochs_override = kReducedEpochs;
+      log << "gpu_tune: on the CPU this runs a reduced budget of " << budget.trials << " trials, at most "
+          << kReducedEpochs << " epochs each, so it ends in minutes, recorded as study '" << study_name
+          << "' apart from the full one; add --full for the whole study (" << study.budget.trials << " trials)\n";
+    }
+
     const std::filesystem::path storage_path = options.storage ? std::filesystem::path(*options.storage)
-                                                               : default_storage_path(study.name);
+                                                               : default_storage_path(study_name);
     if (storage_path.has_parent_path()) std::filesystem::create_directories(storage_path.parent_path());
     search::SqliteStorage storage(storage_path);
     search::StudyInfo info;
-    info.name = study.name;
+    info.name = study_name;
     info.direction = study.direction;
     info.metric = options.objective_command ? "objective" : study.metric;
     info.config = study.source_text;
@@ -165,7 +228,6 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
     const std::unique_ptr<search::Sampler> sampler = search::make_sampler(study.sampler);
     const std::unique_ptr<search::Pruner> pruner = search::make_pruner(study.pruner);  // null: none
 
-    std::vector<TuneDevice> devices;
     std::optional<data::Dataset> dataset;
     std::vector<std::unique_ptr<search::Objective>> objectives;
     std::string placement;
@@ -174,17 +236,9 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
           search::CommandObjectiveOptions{*options.objective_command, parallel}));
       placement = std::to_string(parallel) + " commands at a time";
     } else {
-      devices = open_tune_devices(options.devices, engine, log);  // bad flags fail before the load
       dataset = load_engine_dataset(engine, log);
-      const bool cpu_only = std::all_of(devices.begin(), devices.end(), [](const TuneDevice& d) { return d.backend->name() == "cpu"; });
-      if (cpu_only && !options.full && !options.trials && !options.epochs) {
-        budget.trials = std::min(budget.trials, kReducedTrials);
-        engine_options.max_epochs_override = kReducedEpochs;
-        log << "gpu_tune: on the CPU this runs a reduced budget of " << budget.trials << " trials, at most "
-            << kReducedEpochs << " epochs each, so it ends in minutes; add --full for the whole study ("
-            << study.budget.trials << " trials)\n";
-      }
-      const std::vector<int> slots = slots_per_device(static_cast<int>(devices.size()), parallel, options.slots);
+      std::vector<int> slots = slots_per_device(static_cast<int>(devices.size()), parallel, options.slots);
+      if (!options.slots) fit_slots_to_memory(devices, study.space, engine_options, dataset->train.count, slots, log);
       std::string named;
       int total = 0;
       for (size_t i = 0; i < devices.size(); ++i) {
@@ -200,7 +254,8 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
       }
       log << "gpu_tune: " << devices.size() << (devices.size() == 1 ? " device: " : " devices: ") << named << "\n";
       placement = std::to_string(total) + " at a time on " + std::to_string(objectives.size()) +
-                  (objectives.size() == 1 ? " device" : " devices");
+                  (objectives.size() == 1 ? " device" : " devices") +
+                  (*refill == RefillStrategy::kWaves ? ", refilled in waves" : "");
     }
     log << "gpu_tune: study '" << info.name << "' in " << storage_path.string() << ": " << study.space.flat().size()
         << " parameters, " << search::direction_name(info.direction) << " " << info.metric << ", sampler "

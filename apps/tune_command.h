@@ -21,9 +21,11 @@ struct TuneOptions {
   std::optional<std::string> devices;  // --devices: all | cpu | cpu:N | 0,2 (see tune_devices.h)
   std::optional<int> slots;            // --slots: trials at once per device
   std::optional<int> parallel;         // trials at once across all devices
+  std::optional<std::string> refill;   // --refill: continuous | waves (RefillStrategy; default continuous)
   std::optional<int64_t> trials;
   std::optional<int> epochs;
   std::optional<double> time_limit_seconds;
+  std::optional<double> target;       // --target: no trial starts once the best value reaches it
   std::optional<std::string> storage;  // SQLite file; default studies/<study>/study.db
   bool full = false;                   // the whole budget even without a GPU
   std::optional<bool> live_progress;   // default: when standard output is a terminal

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <ostream>
 #include <set>
 #include <stdexcept>
@@ -139,6 +140,13 @@ std::vector<int> slots_per_device(int devices, int parallel, std::optional<int> 
     left -= result[static_cast<size_t>(i)];
   }
   return result;
+}
+
+int slots_for_free_memory(size_t free_bytes, size_t slot_bytes, int share) {
+  if (share <= 0) return 0;
+  if (slot_bytes == 0) return share;
+  const double fitting = std::floor(kSlotMemoryFraction * static_cast<double>(free_bytes) / static_cast<double>(slot_bytes));
+  return static_cast<int>(std::clamp(fitting, 1.0, static_cast<double>(share)));
 }
 
 }  // namespace gpu_tune::app

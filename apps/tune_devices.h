@@ -6,6 +6,7 @@
 //   cpu:N    N CPU workers, one thread each (N bundles side by side: on small models one
 //            thread per bundle beats one bundle on every thread)
 //   0,2      these GPUs
+#include <cstddef>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -35,5 +36,15 @@ std::vector<TuneDevice> open_tune_devices(const std::optional<std::string>& devi
 // evenly as it goes (the first devices take the remainder); either way no more than
 // `parallel` in all, so a device may get 0 and stay idle.
 std::vector<int> slots_per_device(int devices, int parallel, std::optional<int> slots);
+
+// The share of free device memory a bundle's slots may plan on: the rest is for the dataset's
+// copy, the bundle's own buffers, cuBLAS/cuDNN workspaces, captured graphs and fragmentation.
+inline constexpr double kSlotMemoryFraction = 0.8;
+
+// Slots for a GPU of `free_bytes` free memory whose largest slot takes `slot_bytes`, when
+// --slots is not given: its `share` of --parallel, fewer when kSlotMemoryFraction of the
+// free memory holds fewer such slots, but at least 1 (a share of 0 stays 0: that device is
+// idle). Should the estimate be off, the trainer still runs fewer slots on out of memory.
+int slots_for_free_memory(size_t free_bytes, size_t slot_bytes, int share);
 
 }  // namespace gpu_tune::app

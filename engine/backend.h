@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 #include <algorithm>
@@ -30,6 +32,14 @@ enum class GemmLibrary { kOwn, kCublas };
 // backend has only its reference and ignores this.
 enum class ConvLibrary { kOwn, kCudnn };
 
+// The device has no memory left for an allocation. Its own type because the trainer treats
+// it differently from every other failure: it is a property of the device and of what else
+// is on it, not of the model, so the trainer runs fewer slots instead of failing the trial.
+class OutOfDeviceMemory : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // How a backend computes. The defaults are the exact ones.
 struct BackendOptions {
   kernels::GemmPrecision precision = kernels::GemmPrecision::kFp32;
@@ -45,10 +55,13 @@ class Backend {
   virtual std::string name() const = 0;                // "cpu" or "cuda"
   virtual std::string device_description() const = 0;  // for the one-line notice
 
-  // Memory on the backend's device. Allocation failure throws std::bad_alloc or
-  // std::runtime_error naming the size.
+  // Memory on the backend's device. Running out of memory throws OutOfDeviceMemory naming
+  // the size; any other failure std::runtime_error.
   virtual void* allocate_bytes(size_t bytes) = 0;
   virtual void free_bytes(void* pointer) noexcept = 0;
+  // Bytes the device could still allocate, for sizing bundles before anything is
+  // allocated; none where that is unknown or meaningless (the CPU's memory is the host's).
+  virtual std::optional<size_t> free_memory_bytes() const { return std::nullopt; }
   virtual void copy_to_device(void* device_dst, const void* host_src, size_t bytes) = 0;
   virtual void copy_to_host(void* host_dst, const void* device_src, size_t bytes) = 0;
   virtual void copy_on_device(void* device_dst, const void* device_src, size_t bytes) = 0;

@@ -53,6 +53,7 @@ Bundle::Bundle(Backend& backend, const data::Dataset& dataset, BundleOptions opt
   identity_order_.upload(identity);
   slots_.resize(options.capacity);
   retired_.resize(options.capacity);
+  usable_capacity_ = options.capacity;
   replays_ = backend.replays_steps();
   step_values_ = DeviceArray<StepValues>(backend, options.capacity);
   host_step_values_.resize(options.capacity);
@@ -82,14 +83,49 @@ std::vector<int> Bundle::occupied_slots() const {
   return occupied;
 }
 
-bool Bundle::has_free_slot() const {
-  return std::any_of(slots_.begin(), slots_.end(), [](const auto& s) { return !s; });
+bool Bundle::has_free_slot() const { return first_free_slot() >= 0; }
+
+int Bundle::occupied_count() const {
+  return static_cast<int>(std::count_if(slots_.begin(), slots_.end(), [](const auto& s) { return s != nullptr; }));
 }
 
+// A free slot that keeps memory first: the refill may reuse it (same shape), and under a
+// capacity limit the slots kept are the ones refilled.
 int Bundle::first_free_slot() const {
-  for (int i = 0; i < capacity(); ++i)
-    if (!slots_[i]) return i;
-  return -1;
+  if (occupied_count() >= usable_capacity_) return -1;
+  int first = -1;
+  for (int i = 0; i < capacity(); ++i) {
+    if (slots_[i]) continue;
+    if (retired_[i]) return i;
+    if (first < 0) first = i;
+  }
+  return first;
+}
+
+void Bundle::limit_capacity(int slots) {
+  if (slots < 1 || slots > capacity())
+    throw std::invalid_argument("a bundle of " + std::to_string(capacity()) + " slots cannot be limited to " +
+                                std::to_string(slots));
+  usable_capacity_ = slots;
+  release_unneeded_retired();
+}
+
+void Bundle::release_unneeded_retired() {
+  if (usable_capacity_ == capacity()) return;  // every free slot may be refilled: keep all
+  int refills = std::max(usable_capacity_ - occupied_count(), 0);
+  for (int i = 0; i < capacity(); ++i) {
+    if (slots_[i] || !retired_[i]) continue;
+    if (refills > 0) {
+      refills -= 1;  // first_free_slot picks this one first
+    } else {
+      retired_[i].reset();
+    }
+  }
+}
+
+int Bundle::eval_chunk_rows(const BundleOptions& options, const ModelSpec& model) {
+  const int64_t fitting_rows = std::max<int64_t>(1, options.eval_buffer_floats / model.largest_activation());
+  return static_cast<int>(std::min<int64_t>(options.eval_rows, fitting_rows));
 }
 
 int Bundle::add(const TrainingConfig& config, uint64_t job_id) {
@@ -107,9 +143,8 @@ int Bundle::add(const TrainingConfig& config, uint64_t job_id) {
                                 " outputs but the dataset has " + std::to_string(classes_) + " classes");
   if (train_.count < 1) throw std::invalid_argument("the training split is empty");
   const int slot = first_free_slot();
-  if (slot < 0) throw std::length_error("bundle is full (" + std::to_string(capacity()) + " slots)");
-  const int64_t fitting_rows = std::max<int64_t>(1, options_.eval_buffer_floats / model.largest_activation());
-  const int eval_rows = static_cast<int>(std::min<int64_t>(options_.eval_rows, fitting_rows));
+  if (slot < 0) throw std::length_error("bundle is full (" + std::to_string(usable_capacity_) + " slots)");
+  const int eval_rows = eval_chunk_rows(options_, model);
   // A refill with a model of the same shape reuses the memory of the slot's last model:
   // no allocation, and the same pointers for a captured step to be updated in place.
   std::unique_ptr<Slot>& retired = retired_[slot];
@@ -118,7 +153,24 @@ int Bundle::add(const TrainingConfig& config, uint64_t job_id) {
     slots_[slot] = std::move(retired);
   } else {
     retired.reset();  // its memory goes back before the new model's is taken
-    slots_[slot] = std::make_unique<Slot>(backend_, config, job_id, train_.count, eval_rows);
+    // Built aside and placed only once whole: a constructor that throws has released what
+    // it took, and the slot stays free.
+    std::unique_ptr<Slot> built;
+    try {
+      built = std::make_unique<Slot>(backend_, config, job_id, train_.count, eval_rows);
+    } catch (const OutOfDeviceMemory&) {
+      // Memory kept for refills of other free slots must not be what makes a model fail to
+      // fit: release it and try once more, so that out of memory means "not beside the
+      // occupied slots".
+      bool released = false;
+      for (std::unique_ptr<Slot>& kept : retired_) {
+        released = released || kept != nullptr;
+        kept.reset();
+      }
+      if (!released) throw;
+      built = std::make_unique<Slot>(backend_, config, job_id, train_.count, eval_rows);
+    }
+    slots_[slot] = std::move(built);
   }
   renew_step_key();
   return slot;
@@ -126,6 +178,7 @@ int Bundle::add(const TrainingConfig& config, uint64_t job_id) {
 
 void Bundle::remove(int slot) {
   retired_.at(slot) = std::move(slots_.at(slot));
+  release_unneeded_retired();
   renew_step_key();
 }
 

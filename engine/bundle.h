@@ -32,17 +32,39 @@ class Bundle {
   // Uploads the dataset to the backend once; every slot shares it.
   Bundle(Backend& backend, const data::Dataset& dataset, BundleOptions options);
 
+  // Slot positions (indices 0..capacity-1); at most usable_capacity() of them hold a model.
   int capacity() const { return static_cast<int>(slots_.size()); }
+  int usable_capacity() const { return usable_capacity_; }
   std::vector<int> occupied_slots() const;
+  // Both honour usable_capacity(): no slot is free while that many are occupied.
   bool has_free_slot() const;
-  int first_free_slot() const;  // -1 when full; add() fills this one
+  // -1 when full; add() fills this one: a free slot that keeps memory for a refill first,
+  // else the lowest free one.
+  int first_free_slot() const;
   int64_t train_count() const { return train_.count; }
+
+  // How many slots may hold a model at once from now on, 1..capacity() (raising it back is
+  // allowed): the trainer's answer to a device that ran out of memory. A count, not an
+  // index bound, since occupied slots cannot move (a captured step holds their pointers).
+  // Slots already occupied beyond it run to their end. Memory kept for refills (see
+  // remove) beyond the refills that can come is released, so that what the bundle holds
+  // stays within the limit. Throws std::invalid_argument outside 1..capacity().
+  void limit_capacity(int slots);
 
   // Places a model in a free slot and returns the slot's index. Throws std::invalid_argument
   // for an invalid config or a model whose input or output size does not fit the dataset,
-  // std::length_error when the bundle is full.
+  // std::length_error when the bundle is full, OutOfDeviceMemory when the slot's buffers do
+  // not fit beside the occupied slots. On any exception the bundle is as before, except
+  // that memory kept for refills may have been released to make room; the failed
+  // attempt's own memory is released.
   int add(const TrainingConfig& config, uint64_t job_id);
+  // Frees the slot. Its memory is kept for a refill with a model of the same shape, which
+  // then reuses it; a model of another shape releases it first.
   void remove(int slot);
+
+  // Images per evaluation chunk of a model in a bundle with these options (fewer than
+  // options.eval_rows when its largest activation would overflow eval_buffer_floats).
+  static int eval_chunk_rows(const BundleOptions& options, const ModelSpec& model);
   Slot& slot(int index) { return *slots_.at(index); }
   const Slot& slot(int index) const { return *slots_.at(index); }
 
@@ -88,6 +110,11 @@ class Bundle {
   void issue_training_step(std::span<const int> active);
   void renew_step_key();  // see step_key_
 
+  // Under a capacity limit, releases the memory kept for refills beyond the refills that
+  // can come (usable capacity minus occupied slots).
+  void release_unneeded_retired();
+  int occupied_count() const;
+
   void upload_split(DeviceSplit& split, const data::ImageSet& set);
   const DeviceSplit& device_split(Split split) const;
   void run_forward(std::span<const ForwardPass> passes);
@@ -107,6 +134,7 @@ class Bundle {
   std::vector<std::unique_ptr<Slot>> slots_;
   // Per slot, the model removed last: its memory waits for a refill of the same shape.
   std::vector<std::unique_ptr<Slot>> retired_;
+  int usable_capacity_ = 0;  // see limit_capacity
   bool replays_ = false;
   DeviceArray<StepValues> step_values_;      // one per slot, in backend memory
   std::vector<StepValues> host_step_values_;  // staged to step_values_ before each step

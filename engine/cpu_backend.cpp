@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <thread>
 
 #include "kernels/cpu_parallel.h"
@@ -17,7 +16,8 @@ std::string CpuBackend::device_description() const {
 void* CpuBackend::allocate_bytes(size_t bytes) {
   // 64-byte alignment keeps every row start friendly to vector loads.
   void* pointer = std::aligned_alloc(64, ((bytes + 63) / 64) * 64 + 64);
-  if (pointer == nullptr) throw std::bad_alloc();
+  // Never std::bad_alloc: the trainer tells out-of-memory apart by OutOfDeviceMemory.
+  if (pointer == nullptr) throw OutOfDeviceMemory("aligned_alloc of " + std::to_string(bytes) + " bytes failed");
   return pointer;
 }
 

@@ -97,11 +97,23 @@ void* CudaBackend::allocate_bytes(size_t bytes) {
     size_t free_bytes = 0, total_bytes = 0;
     const bool known = cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess;
     cudaGetLastError();
-    throw std::runtime_error("cudaMalloc of " + std::to_string(bytes) + " bytes on " + description_ + " failed: " +
-                             cudaGetErrorName(status) +
-                             (known ? " (" + mib(free_bytes) + " free of " + mib(total_bytes) + ")" : std::string()));
+    const std::string message = "cudaMalloc of " + std::to_string(bytes) + " bytes on " + description_ + " failed: " +
+                                cudaGetErrorName(status) +
+                                (known ? " (" + mib(free_bytes) + " free of " + mib(total_bytes) + ")" : std::string());
+    // Out of memory is the trainer's to handle (fewer slots); anything else is a fault.
+    if (status == cudaErrorMemoryAllocation) throw OutOfDeviceMemory(message);
+    throw std::runtime_error(message);
   }
   return pointer;
+}
+
+std::optional<size_t> CudaBackend::free_memory_bytes() const {
+  size_t free_bytes = 0, total_bytes = 0;
+  if (cudaSetDevice(device_) != cudaSuccess || cudaMemGetInfo(&free_bytes, &total_bytes) != cudaSuccess) {
+    cudaGetLastError();  // unknown is an answer here, not an error
+    return std::nullopt;
+  }
+  return free_bytes;
 }
 
 void CudaBackend::free_bytes(void* pointer) noexcept {

@@ -41,6 +41,7 @@ class CudaBackend final : public Backend {
 
   void* allocate_bytes(size_t bytes) override;
   void free_bytes(void* pointer) noexcept override;
+  std::optional<size_t> free_memory_bytes() const override;  // cudaMemGetInfo
   void copy_to_device(void* device_dst, const void* host_src, size_t bytes) override;
   void copy_to_host(void* host_dst, const void* device_src, size_t bytes) override;
   void copy_on_device(void* device_dst, const void* device_src, size_t bytes) override;

@@ -45,6 +45,27 @@ Slot::Slot(Backend& backend, const TrainingConfig& cfg, uint64_t id, int64_t tra
   start_training(train_count);
 }
 
+size_t Slot::bytes_needed(const TrainingConfig& config, int64_t train_count, int eval_chunk_rows) {
+  const ModelSpec& model = config.model;
+  const size_t f = sizeof(float), i = sizeof(int32_t);
+  const size_t batch = static_cast<size_t>(config.batch_size);
+  const size_t eval_rows = static_cast<size_t>(eval_chunk_rows);
+  // params, grads, both moments and best_params.
+  size_t bytes = 5 * static_cast<size_t>(model.storage_size()) * f;
+  bytes += batch * static_cast<size_t>(model.input_features()) * f + batch * i;  // input, labels
+  for (const Layer& layer : model.layers) {
+    const size_t size = batch * static_cast<size_t>(layer.out.size());
+    bytes += (layer.has_parameters() ? size : 0) * f + 2 * size * f;  // pre_activation, output, output_grad
+    if (layer.kind == LayerKind::kConv)
+      bytes += static_cast<size_t>(kernels::conv2d_weight_grad_workspace(layer.conv_geometry(), config.batch_size)) * f;
+  }
+  bytes += eval_rows * static_cast<size_t>(model.input_features()) * f;           // eval_input
+  bytes += 2 * eval_rows * static_cast<size_t>(model.largest_activation()) * f;   // eval_ping, eval_pong
+  bytes += eval_rows * i + static_cast<size_t>(train_count) * i;                  // eval_labels, epoch_order
+  bytes += 2 * sizeof(kernels::MetricSums);                                        // train_sums, eval_sums
+  return bytes;
+}
+
 bool Slot::can_take(const TrainingConfig& other, int eval_chunk_rows) const {
   return other.model.input == config.model.input && other.model.layers == config.model.layers &&
          other.batch_size == config.batch_size && eval_chunk_rows == eval_rows;

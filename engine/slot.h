@@ -11,7 +11,14 @@
 namespace gpu_tune {
 
 struct Slot {
+  // Allocates every buffer; on an allocation failure (OutOfDeviceMemory) those already
+  // taken go back as the exception leaves, so a failed construction holds nothing.
   Slot(Backend& backend, const TrainingConfig& config, uint64_t job_id, int64_t train_count, int eval_chunk_rows);
+
+  // The bytes the constructor asks the backend for with these arguments, exactly (the
+  // backend may round each up): for sizing a bundle to a device's free memory before any
+  // slot exists. Keep it in step with the constructor; a test compares the two.
+  static size_t bytes_needed(const TrainingConfig& config, int64_t train_count, int eval_chunk_rows);
 
   // Whether this slot's memory fits another model: the same layers and batch size, so
   // refill can reuse every buffer (and a captured step keeps its pointers).

@@ -2,12 +2,19 @@
 // The training loop over a bundle: fills free slots from a source of jobs, steps the
 // bundle, and at each slot's epoch end computes its metrics, validates, applies early
 // stopping and the observer's decision, and finishes the slot with its test metrics.
-// A freed slot is refilled at once, so the bundle stays full while jobs remain.
+// A freed slot is refilled at once, so the bundle stays full while jobs remain (or, for
+// comparison benchmarks, the bundle is refilled in waves: see RefillStrategy).
+//
+// A job whose model cannot be placed fails alone: the others go on. When the device runs
+// out of memory placing it beside other slots, that is the device's limit, not the job's
+// fault: the bundle runs as many slots as it held then, and the job waits for the next
+// slot that frees.
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/backend.h"
@@ -31,13 +38,15 @@ std::string_view outcome_name(SlotOutcome outcome);
 struct SlotResult {
   uint64_t job_id = 0;
   TrainingConfig config;
-  int slot = -1;  // where it ran
+  int slot = -1;  // where it ran; -1 for a job that never started (its model could not be placed)
   SlotOutcome outcome = SlotOutcome::kCompleted;
   std::string error;  // why it failed
   std::vector<EpochMetrics> history;
   int best_epoch = 0;  // 0 when no epoch finished
   double best_validation_loss = 0, best_validation_accuracy = 0;
-  double test_loss = 0, test_accuracy = 0;  // of the weights kept (the best epoch's when restored)
+  // Of the weights kept (the best epoch's when restored); NaN when stopped by the observer
+  // (pruned: not tested) or failed.
+  double test_loss = 0, test_accuracy = 0;
   double seconds = 0;
 };
 
@@ -52,8 +61,24 @@ class TrainingObserver {
   virtual void on_slot_started(const TrainingJob& job, int slot) {}
   // Return false to stop this slot now (a pruner's decision).
   virtual bool on_epoch_end(const TrainingJob& job, const EpochMetrics& metrics) { return true; }
+  // Every job ends here, including one that failed before it started (no on_slot_started;
+  // result.slot is -1).
   virtual void on_slot_finished(const SlotResult& result) {}
+  // The device ran out of memory adding a slot beside the others: the bundle now runs at
+  // most `capacity` slots. Once per reduction; `why` is the allocation's error.
+  virtual void on_capacity_reduced(int capacity, const std::string& why) {}
+  // The job that caused the reductions did not fit even alone, so they were its fault,
+  // not the device's: the bundle runs up to `capacity` slots again. `why` says which job.
+  virtual void on_capacity_restored(int capacity, const std::string& why) {}
 };
+
+// When freed slots take new jobs.
+enum class RefillStrategy {
+  kContinuous,  // at once: the bundle stays full while jobs remain (the default; fastest)
+  kWaves,       // only once every slot is free, then all of them: static waves, the
+                // baseline that continuous refill is measured against in benchmarks
+};
+std::optional<RefillStrategy> parse_refill_strategy(std::string_view text);  // "continuous", "waves"
 
 struct TrainerOptions {
   BundleOptions bundle;
@@ -63,6 +88,7 @@ struct TrainerOptions {
   // Asked before every bundle step; once true, run() returns at once, leaving the running
   // slots unfinished (no on_slot_finished): the caller records them as interrupted.
   std::function<bool()> stop_requested = {};
+  RefillStrategy refill = RefillStrategy::kContinuous;
 };
 
 class Trainer {
@@ -70,7 +96,9 @@ class Trainer {
   Trainer(Backend& backend, const data::Dataset& dataset, TrainerOptions options);
 
   // Runs until next_job returns nothing and every slot has finished. next_job(slot) is
-  // asked whenever `slot` is free; the job it returns goes there.
+  // asked whenever `slot` is free (with kWaves: when every slot is); the job it returns
+  // goes there, unless the device's memory is full: the job then waits, and starts in the
+  // next slot that frees, before next_job is asked again.
   void run(const std::function<std::optional<TrainingJob>(int slot)>& next_job, TrainingObserver& observer);
   // Trains all configs (job ids 0..n-1), at most the bundle's capacity at once; results in order.
   std::vector<SlotResult> train_all(const std::vector<TrainingConfig>& configs, TrainingObserver* observer = nullptr);
@@ -87,7 +115,13 @@ class Trainer {
     kernels::MetricSums epoch_train_sums;  // read back so far this epoch
     std::optional<SlotOutcome> finishing;
   };
+  // Starts jobs in free slots while the refill strategy allows: the waiting job first;
+  // jobs_left turns false once next_job has nothing more.
+  void fill(const std::function<std::optional<TrainingJob>(int slot)>& next_job, TrainingObserver& observer,
+            bool& jobs_left);
   void start(const TrainingJob& job, TrainingObserver& observer);
+  void out_of_memory(const TrainingJob& job, const OutOfDeviceMemory& error, TrainingObserver& observer);
+  void fail_unstarted(const TrainingJob& job, const std::string& why, TrainingObserver& observer);
   void end_epochs(const std::vector<int>& slots, TrainingObserver& observer);
   void check_divergence(TrainingObserver& observer);
   void finish(std::vector<int> slots, TrainingObserver& observer);
@@ -96,6 +130,11 @@ class Trainer {
   Bundle bundle_;
   TrainerOptions options_;
   std::vector<std::optional<Running>> running_;  // per slot
+  // The job that did not fit beside the running ones; it goes first into the next free slot.
+  std::optional<TrainingJob> waiting_;
+  // The usable capacity before waiting_ first reduced it: given back should that job not
+  // fit even alone.
+  std::optional<int> capacity_before_waiting_;
 };
 
 }  // namespace gpu_tune

@@ -71,6 +71,108 @@ space:
   }
 }
 
+TEST_F(TuneCommand, AReducedCpuRunIsAStudyOfItsOwnAndEachTrialCarriesItsEpochCap) {
+  testing::write_idx_dataset(dir_ / "data", 200, 100);
+  const fs::path study = write("study.yaml", R"(
+study: capped
+budget: {trials: 3, parallel: 2}
+training: {epochs: 6}
+space:
+  lr: {distribution: loguniform, low: 1.0e-3, high: 1.0e-2}
+)");
+  TuneOptions options;
+  options.study_file = study.string();
+  options.storage = (dir_ / "study.db").string();
+  options.engine.dataset.data_dir = dir_ / "data";
+  options.engine.dataset.validation_size = 100;
+  options.dataset_given = true;
+  options.engine.backend = "cpu";
+  options.live_progress = false;
+  std::ostringstream out, log;
+  ASSERT_EQ(run_tune(options, out, log), 0) << log.str();  // no --full, --trials or --epochs: reduced
+  EXPECT_NE(log.str().find("recorded as study 'capped-reduced'"), std::string::npos) << log.str();
+  search::SqliteStorage storage(dir_ / "study.db");
+  EXPECT_FALSE(storage.find_study("capped").has_value()) << "the full study holds no reduced trials";
+  const auto reduced = trials_of("capped-reduced");
+  ASSERT_EQ(reduced.size(), 3u);
+  for (const auto& t : reduced) {
+    EXPECT_EQ(t.metrics.at("epoch_cap"), 3.0);
+    EXPECT_LE(t.metrics.at("epochs"), 3.0);
+  }
+
+  // The full run is the study's own, and its trials carry no cap.
+  options.full = true;
+  std::ostringstream full_out, full_log;
+  ASSERT_EQ(run_tune(options, full_out, full_log), 0) << full_log.str();
+  const auto full = trials_of("capped");
+  ASSERT_EQ(full.size(), 3u);
+  for (const auto& t : full) {
+    EXPECT_EQ(t.metrics.count("epoch_cap"), 0u);
+    EXPECT_EQ(t.metrics.at("epochs"), 6.0);
+  }
+}
+
+TEST_F(TuneCommand, TargetStopsNewTrialsOnceTheBestReachesIt) {
+  testing::write_idx_dataset(dir_ / "data", 200, 100);
+  const fs::path study = write("study.yaml", R"(
+study: targeted
+objective: {metric: validation_accuracy}
+budget: {trials: 40, parallel: 1}
+training: {epochs: 1}
+space:
+  lr: {distribution: loguniform, low: 1.0e-3, high: 1.0e-1}
+)");
+  TuneOptions options;
+  options.study_file = study.string();
+  options.storage = (dir_ / "study.db").string();
+  options.engine.dataset.data_dir = dir_ / "data";
+  options.engine.dataset.validation_size = 100;
+  options.dataset_given = true;
+  options.engine.backend = "cpu";
+  options.full = true;
+  options.live_progress = false;
+  options.target = 0.0;  // any accuracy reaches it: the first trial ends the study
+  std::ostringstream out, log;
+  ASSERT_EQ(run_tune(options, out, log), 0) << log.str();
+  EXPECT_NE(out.str().find("target reached"), std::string::npos) << out.str();
+  EXPECT_EQ(trials_of("targeted").size(), 1u);
+}
+
+TEST_F(TuneCommand, RefillInWavesRunsTheStudyAndABadRefillNamesTheFlag) {
+  testing::write_idx_dataset(dir_ / "data", 200, 100);
+  const fs::path study = write("study.yaml", R"(
+study: waves
+budget: {trials: 3, parallel: 2}
+training: {epochs: 1}
+space:
+  lr: {distribution: loguniform, low: 1.0e-3, high: 1.0e-1}
+  model: {distribution: choice, options: ["16"]}
+)");
+  TuneOptions options;
+  options.study_file = study.string();
+  options.storage = (dir_ / "study.db").string();
+  options.engine.dataset.data_dir = dir_ / "data";
+  options.engine.dataset.validation_size = 100;
+  options.dataset_given = true;
+  options.engine.backend = "cpu";
+  options.full = true;
+  options.live_progress = false;
+
+  options.refill = "sometimes";
+  std::ostringstream out, log;
+  EXPECT_EQ(run_tune(options, out, log), 2);
+  EXPECT_NE(log.str().find("--refill 'sometimes' is not continuous or waves"), std::string::npos) << log.str();
+  EXPECT_FALSE(fs::exists(dir_ / "study.db")) << "nothing ran";
+
+  options.refill = "waves";
+  std::ostringstream out2, log2;
+  ASSERT_EQ(run_tune(options, out2, log2), 0) << log2.str();
+  EXPECT_NE(log2.str().find("refilled in waves"), std::string::npos) << log2.str();
+  const auto trials = trials_of("waves");
+  ASSERT_EQ(trials.size(), 3u);
+  for (const auto& t : trials) EXPECT_EQ(t.state, search::TrialState::kComplete) << t.error;
+}
+
 TEST_F(TuneCommand, ParametersBecomeTrainingSettings) {
   EngineObjectiveOptions options;
   options.training_defaults = {{"epochs", "7"}, {"optimizer", "adamw"}};

@@ -39,6 +39,18 @@ TEST(SlotsPerDevice, SplitsParallelOrGivesEachDeviceItsSlotsUpToParallel) {
   EXPECT_EQ(slots_per_device(3, 8, 4), (std::vector<int>{4, 4, 0}));
 }
 
+TEST(SlotsForFreeMemory, AGpuTakesNoMoreSlotsThanEightyPercentOfItsFreeMemoryHolds) {
+  constexpr size_t kMiB = size_t(1) << 20;
+  EXPECT_EQ(slots_for_free_memory(1000 * kMiB, 100 * kMiB, 16), 8);  // 800 MiB of 100 MiB slots
+  EXPECT_EQ(slots_for_free_memory(1000 * kMiB, 100 * kMiB, 8), 8);
+  EXPECT_EQ(slots_for_free_memory(1000 * kMiB, 100 * kMiB, 5), 5) << "never more than the share";
+  EXPECT_EQ(slots_for_free_memory(1000 * kMiB, 101 * kMiB, 16), 7) << "rounded down";
+  EXPECT_EQ(slots_for_free_memory(1000 * kMiB, 900 * kMiB, 16), 1) << "at least one, even if it may not fit";
+  EXPECT_EQ(slots_for_free_memory(0, 100 * kMiB, 4), 1);
+  EXPECT_EQ(slots_for_free_memory(1000 * kMiB, 100 * kMiB, 0), 0) << "a device --parallel left idle stays idle";
+  EXPECT_EQ(slots_for_free_memory(140ull << 30, 400 * kMiB, 1000), 286);  // an H200 and cnn_large-sized slots
+}
+
 TEST(TuneDevices, CpuFormsGiveOneWorkerOrNSingleThreadedOnes) {
   EngineOptions engine;
   std::ostringstream log;

@@ -91,18 +91,23 @@ TEST(Trainer, RefillsFreedSlotsUntilJobsRunOut) {
   }
 }
 
-TEST(Trainer, ObserverCanStopASlot) {
-  struct StopAtTwo : TrainingObserver {
-    bool on_epoch_end(const TrainingJob&, const EpochMetrics& m) override { return m.epoch < 2; }
+TEST(Trainer, ObserverCanStopASlotWhichIsThenNotTested) {
+  struct StopJobZeroAtTwo : TrainingObserver {
+    bool on_epoch_end(const TrainingJob& job, const EpochMetrics& m) override { return job.id != 0 || m.epoch < 2; }
   } observer;
   const data::Dataset dataset = testing::synthetic_dataset(64, 16, 16);
   CpuBackend backend;
-  Trainer trainer(backend, dataset, TrainerOptions{.bundle = {.capacity = 1}});
-  TrainingConfig c = small_config(1);
-  c.max_epochs = 10;
-  const SlotResult r = trainer.train_all({c}, &observer)[0];
-  EXPECT_EQ(r.outcome, SlotOutcome::kStoppedByObserver);
-  EXPECT_EQ(r.history.size(), 2u);
+  Trainer trainer(backend, dataset, TrainerOptions{.bundle = {.capacity = 2}});
+  TrainingConfig stopped = small_config(1), kept = small_config(2);
+  stopped.max_epochs = 10;
+  kept.max_epochs = 2;  // ends with the stopped one's last epoch, in the same finish
+  const std::vector<SlotResult> results = trainer.train_all({stopped, kept}, &observer);
+  EXPECT_EQ(results[0].outcome, SlotOutcome::kStoppedByObserver);
+  EXPECT_EQ(results[0].history.size(), 2u);
+  EXPECT_TRUE(std::isnan(results[0].test_accuracy)) << "a pruned trial's model is not tested";
+  EXPECT_EQ(results[1].outcome, SlotOutcome::kCompleted);
+  EXPECT_GT(results[1].test_accuracy, 0.0);
+  EXPECT_TRUE(std::isfinite(results[1].test_loss));
 }
 
 TEST(Trainer, ADivergingSlotFailsAloneAndItsNeighboursMatchTheirSoloRuns) {
@@ -134,6 +139,39 @@ TEST(Trainer, ADivergingSlotFailsAloneAndItsNeighboursMatchTheirSoloRuns) {
     }
     EXPECT_NEAR(results[i].test_loss, solo.test_loss, 1e-5 * solo.test_loss);
   }
+}
+
+TEST(Trainer, AModelThatCannotBePlacedFailsAloneAndTheOthersRun) {
+  // Before: the bundle's exception escaped run() and left the job running forever.
+  struct Events : TrainingObserver {
+    std::vector<uint64_t> started;
+    void on_slot_started(const TrainingJob& job, int) override { started.push_back(job.id); }
+  } observer;
+  const data::Dataset dataset = testing::synthetic_dataset(64, 16, 16);  // 4x4 images: 16 pixels
+  CpuBackend backend;
+  Trainer trainer(backend, dataset, TrainerOptions{.bundle = {.capacity = 2}});
+  TrainingConfig wrong_input = small_config(2);
+  wrong_input.model = parse_model("24", 20, 3);  // takes 20 inputs
+  TrainingConfig wrong_classes = small_config(3);
+  wrong_classes.model = parse_model("24", 16, 5);  // 5 outputs for 3 classes
+  const std::vector<SlotResult> results =
+      trainer.train_all({small_config(1), wrong_input, small_config(4), wrong_classes, small_config(5)}, &observer);
+  ASSERT_EQ(results.size(), 5u);
+  for (size_t i : {size_t(1), size_t(3)}) {
+    EXPECT_EQ(results[i].job_id, i);
+    EXPECT_EQ(results[i].outcome, SlotOutcome::kFailed);
+    EXPECT_EQ(results[i].slot, -1) << "it never had a slot";
+    EXPECT_TRUE(results[i].history.empty());
+    EXPECT_TRUE(std::isnan(results[i].test_accuracy));
+  }
+  EXPECT_NE(results[1].error.find("20 inputs but the dataset's images have 16 pixels"), std::string::npos) << results[1].error;
+  EXPECT_NE(results[3].error.find("5 outputs but the dataset has 3 classes"), std::string::npos) << results[3].error;
+  for (size_t i : {size_t(0), size_t(2), size_t(4)}) {
+    EXPECT_EQ(results[i].outcome, SlotOutcome::kCompleted) << results[i].error;
+    EXPECT_EQ(results[i].history.size(), 3u);
+  }
+  EXPECT_EQ(observer.started, (std::vector<uint64_t>{0, 2, 4})) << "only the jobs that got a slot start";
+  EXPECT_TRUE(trainer.bundle().occupied_slots().empty());
 }
 
 }  // namespace
