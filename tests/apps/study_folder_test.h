@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/tune_command.h"
 #include "search/sqlite_storage.h"
 
 namespace gpu_tune::testing {
@@ -27,6 +28,21 @@ class StudyFolderTest : public ::testing::Test {
   std::filesystem::path write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name) << text;
     return dir_ / name;
+  }
+  // `gpu_tune tune STUDY --full` on the engine as the tests run it: the CPU, the folder's
+  // generated data (write_idx_dataset into data/, 100 validation images) and study.db, no
+  // live progress.
+  app::TuneOptions engine_tune(const std::filesystem::path& study) const {
+    app::TuneOptions options;
+    options.study_file = study.string();
+    options.storage = (dir_ / "study.db").string();
+    options.engine.dataset.data_dir = dir_ / "data";
+    options.engine.dataset.validation_size = 100;
+    options.dataset_given = true;
+    options.engine.backend = "cpu";
+    options.full = true;
+    options.live_progress = false;
+    return options;
   }
   // The trials of a study in the folder's study.db.
   std::vector<search::TrialRecord> trials_of(const std::string& study) {

@@ -45,15 +45,7 @@ space:
         parameters:
           width1: {distribution: quniform, low: 8, high: 32, q: 8}
 )");
-  TuneOptions options;
-  options.study_file = study.string();
-  options.storage = (dir_ / "study.db").string();
-  options.engine.dataset.data_dir = dir_ / "data";
-  options.engine.dataset.validation_size = 100;
-  options.dataset_given = true;
-  options.engine.backend = "cpu";
-  options.full = true;
-  options.live_progress = false;
+  TuneOptions options = engine_tune(study);
   std::ostringstream out, log;
   ASSERT_EQ(run_tune(options, out, log), 0) << log.str();
   EXPECT_NE(out.str().find("5/5 done"), std::string::npos) << out.str();
@@ -80,14 +72,8 @@ training: {epochs: 6}
 space:
   lr: {distribution: loguniform, low: 1.0e-3, high: 1.0e-2}
 )");
-  TuneOptions options;
-  options.study_file = study.string();
-  options.storage = (dir_ / "study.db").string();
-  options.engine.dataset.data_dir = dir_ / "data";
-  options.engine.dataset.validation_size = 100;
-  options.dataset_given = true;
-  options.engine.backend = "cpu";
-  options.live_progress = false;
+  TuneOptions options = engine_tune(study);
+  options.full = false;
   std::ostringstream out, log;
   ASSERT_EQ(run_tune(options, out, log), 0) << log.str();  // no --full, --trials or --epochs: reduced
   EXPECT_NE(log.str().find("recorded as study 'capped-reduced'"), std::string::npos) << log.str();
@@ -122,15 +108,7 @@ training: {epochs: 1}
 space:
   lr: {distribution: loguniform, low: 1.0e-3, high: 1.0e-1}
 )");
-  TuneOptions options;
-  options.study_file = study.string();
-  options.storage = (dir_ / "study.db").string();
-  options.engine.dataset.data_dir = dir_ / "data";
-  options.engine.dataset.validation_size = 100;
-  options.dataset_given = true;
-  options.engine.backend = "cpu";
-  options.full = true;
-  options.live_progress = false;
+  TuneOptions options = engine_tune(study);
   options.target = 0.0;  // any accuracy reaches it: the first trial ends the study
   std::ostringstream out, log;
   ASSERT_EQ(run_tune(options, out, log), 0) << log.str();
@@ -148,15 +126,7 @@ space:
   lr: {distribution: loguniform, low: 1.0e-3, high: 1.0e-1}
   model: {distribution: choice, options: ["16"]}
 )");
-  TuneOptions options;
-  options.study_file = study.string();
-  options.storage = (dir_ / "study.db").string();
-  options.engine.dataset.data_dir = dir_ / "data";
-  options.engine.dataset.validation_size = 100;
-  options.dataset_given = true;
-  options.engine.backend = "cpu";
-  options.full = true;
-  options.live_progress = false;
+  TuneOptions options = engine_tune(study);
 
   options.refill = "sometimes";
   std::ostringstream out, log;

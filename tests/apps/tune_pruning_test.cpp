@@ -110,15 +110,7 @@ training: {epochs: 3, patience: 3, batch: 16, model: "32"}
 space:
   lr: {distribution: choice, options: [0.01, 1.0e-9]}
 )");
-  TuneOptions options;
-  options.study_file = study.string();
-  options.storage = (dir_ / "study.db").string();
-  options.engine.dataset.data_dir = dir_ / "data";
-  options.engine.dataset.validation_size = 100;
-  options.dataset_given = true;
-  options.engine.backend = "cpu";
-  options.full = true;
-  options.live_progress = false;
+  TuneOptions options = engine_tune(study);
   std::ostringstream out, log;
   ASSERT_EQ(run_tune(options, out, log), 0) << log.str();
   const auto trials = trials_of("pruned_engine");

@@ -1,5 +1,6 @@
 // The study runner against a fake objective: budgets, durable records, resume.
 #include "search/study_runner.h"
+#include "tests/search/study_fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -11,19 +12,8 @@
 namespace gpu_tune::search {
 namespace {
 
-StudyInfo named(const std::string& name) {
-  StudyInfo info;
-  info.name = name;
-  return info;
-}
-
-SearchSpace one_dimension() {
-  Distribution d;
-  d.kind = DistributionKind::kUniform;
-  d.low = -1;
-  d.high = 1;
-  return SearchSpace({{"x", d}});
-}
+using testing::named;
+using testing::one_dimension;
 
 // Runs trials slot by slot, each reporting two steps and finishing with x^2; trial
 // numbers listed in fail_numbers fail instead.

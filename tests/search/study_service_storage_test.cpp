@@ -20,20 +20,16 @@
 #include "search/study_runner.h"
 #include "search/study_service.h"
 #include "search/suggestion_queue.h"
+#include "tests/search/study_fixtures.h"
 #include "tests/search/temp_directory.h"
 
 namespace gpu_tune::search {
 namespace {
 
+using testing::named;
+using testing::one_dimension;
+
 using std::chrono::milliseconds;
-
-SearchSpace one_dimension() { return SearchSpace({{"x", bounded(DistributionKind::kUniform, -1, 1)}}); }
-
-StudyInfo named(const std::string& name) {
-  StudyInfo info;
-  info.name = name;
-  return info;
-}
 
 // Everything but the clock's readings, which each side takes itself.
 void expect_same_trials(const std::vector<TrialRecord>& kept, const std::vector<TrialRecord>& stored) {

@@ -3,6 +3,7 @@
 // cleanly, a failing worker stops the rest; and one worker with a fixed seed stays
 // deterministic.
 #include "search/study_service.h"
+#include "tests/search/study_fixtures.h"
 
 #include <gtest/gtest.h>
 
@@ -24,16 +25,11 @@
 namespace gpu_tune::search {
 namespace {
 
+using testing::named;
+using testing::one_dimension;
+
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-SearchSpace one_dimension() { return SearchSpace({{"x", bounded(DistributionKind::kUniform, -1, 1)}}); }
-
-StudyInfo named(const std::string& name) {
-  StudyInfo info;
-  info.name = name;
-  return info;
-}
 
 // A device with `capacity` slots whose trials take wall time (how long, the test says from
 // the parameters): it asks whenever a slot is free, sleeps until the next trial ends, and
