@@ -32,7 +32,6 @@ Example:
 
 import argparse
 import copy
-import gzip
 import json
 import math
 import os
@@ -49,8 +48,6 @@ INPUTS = 784
 CLASSES = 10
 TRAIN_SPLIT = 50000  # gpu_tune holds the last 10,000 training images out for validation
 VALIDATION_SPLIT = 10000
-IMAGES_MAGIC = 0x00000803
-LABELS_MAGIC = 0x00000801
 
 # ---------------------------------------------------------------------------------------
 # Trial configurations, as apps/slot_spec.cpp and apps/engine_objective.cpp build them.
@@ -381,32 +378,10 @@ def split(jobs, parts):
 # A worker: one single-threaded process training its share of the trials.
 # ---------------------------------------------------------------------------------------
 
-def read_idx(path, magic):
-    import numpy as np
-    import struct
-    candidates = [path, path[:-3]] if path.endswith(".gz") else [path + ".gz", path]
-    for candidate in candidates:
-        if os.path.exists(candidate):
-            opener = gzip.open if candidate.endswith(".gz") else open
-            with opener(candidate, "rb") as f:
-                raw = f.read()
-            break
-    else:
-        sys.exit(f"{path}: not found, with or without .gz (set --data or GPU_TUNE_DATA to the Fashion-MNIST directory)")
-    found, = struct.unpack(">I", raw[:4])
-    if found != magic:
-        sys.exit(f"{candidate}: magic 0x{found:08x}, expected 0x{magic:08x}")
-    dims = magic & 0xFF
-    shape = struct.unpack(">" + "I" * dims, raw[4:4 + 4 * dims])
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims)
-    if data.size != int(np.prod(shape)):
-        sys.exit(f"{candidate}: header promises {shape} but holds {data.size} bytes")
-    return data.reshape(shape)
-
-
 def load_split(data_dir, prefix):
     """Images as an (N, 784) uint8 tensor, labels as int64."""
     import torch
+    from idx_files import IMAGES_MAGIC, LABELS_MAGIC, read_idx
     images = read_idx(os.path.join(data_dir, f"{prefix}-images-idx3-ubyte.gz"), IMAGES_MAGIC)
     labels = read_idx(os.path.join(data_dir, f"{prefix}-labels-idx1-ubyte.gz"), LABELS_MAGIC)
     if images.shape[0] != labels.shape[0] or images.shape[1] * images.shape[2] != INPUTS:
@@ -416,55 +391,29 @@ def load_split(data_dir, prefix):
 
 
 def build_model(config):
-    """The engine's model (engine/model_spec.h): an activation after every convolution and
-    hidden dense layer, the slot's dropout after every hidden dense layer, He (normal,
-    std sqrt(2 / fan_in)) or Glorot (uniform) weights with fans counted as Keras does, and
-    zero biases."""
+    """The engine's model (engine/model_spec.h, built by torch_models.py) with the slot's
+    activation and dropout, and its initial weights: He (normal, std sqrt(2 / fan_in)) or
+    Glorot (uniform) with fans counted as Keras does, and zero biases."""
     import torch
     import torch_models
     activation = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "gelu": torch.nn.GELU}[config["activation"]]
-    text = config["model"]
-    spatial = torch_models.is_spatial(text)
-    modules, weighted = [], []
-    channels, height, width, flat = 1, 28, 28, None
-    if spatial:
-        modules.append(torch.nn.Unflatten(1, (1, 28, 28)))
-    for layer in torch_models.parse(text):
-        if layer[0] == "conv":
-            _, out, kernel, padding = layer
-            conv = torch.nn.Conv2d(channels, out, kernel, padding=padding)
-            modules += [conv, activation()]
-            weighted.append((conv, kernel * kernel * channels, kernel * kernel * out))
-            channels, height, width = out, height + 2 * padding - kernel + 1, width + 2 * padding - kernel + 1
-        elif layer[0] == "pool":
-            modules.append(torch.nn.MaxPool2d(2))
-            height, width = height // 2, width // 2
-        else:
-            if flat is None:
-                flat = channels * height * width
-                if spatial:
-                    modules.append(torch.nn.Flatten())
-            dense = torch.nn.Linear(flat, layer[1])
-            modules += [dense, activation()]
-            if config["dropout"] > 0:
-                modules.append(torch.nn.Dropout(config["dropout"]))
-            weighted.append((dense, flat, layer[1]))
-            flat = layer[1]
-    if flat is None:
-        flat = channels * height * width
-        modules.append(torch.nn.Flatten())
-    output = torch.nn.Linear(flat, CLASSES)
-    modules.append(output)
-    weighted.append((output, flat, CLASSES))
+    model = torch_models.build(config["model"], activation=activation, dropout=config["dropout"])
     with torch.no_grad():
-        for module, fan_in, fan_out in weighted:
+        for module in model.modules():
+            if isinstance(module, torch.nn.Conv2d):
+                area = module.kernel_size[0] * module.kernel_size[1]
+                fan_in, fan_out = area * module.in_channels, area * module.out_channels
+            elif isinstance(module, torch.nn.Linear):
+                fan_in, fan_out = module.in_features, module.out_features
+            else:
+                continue
             if config["init"] == "he":
                 module.weight.normal_(0.0, math.sqrt(2.0 / fan_in))
             else:
                 limit = math.sqrt(6.0 / (fan_in + fan_out))
                 module.weight.uniform_(-limit, limit)
             module.bias.zero_()
-    return torch.nn.Sequential(*modules)
+    return model
 
 
 def make_optimizer(model, config):

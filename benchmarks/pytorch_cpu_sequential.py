@@ -12,10 +12,8 @@ Examples:
 """
 
 import argparse
-import gzip
 import json
 import os
-import struct
 import sys
 import time
 
@@ -24,33 +22,13 @@ import torch
 import torch.nn.functional as F
 
 import torch_models  # the engine's model names, as PyTorch modules
+from idx_files import IMAGES_MAGIC, LABELS_MAGIC, read_idx
 from torch.utils.data import BatchSampler, DataLoader, RandomSampler, TensorDataset
 
 INPUTS = 784
 CLASSES = 10
 TRAIN_SPLIT = 50000  # the remaining 10,000 training images are the validation split
 WARMUP_STEPS = 20
-
-IMAGES_MAGIC = 0x00000803
-LABELS_MAGIC = 0x00000801
-
-
-def read_idx(path, magic):
-    try:
-        with gzip.open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        sys.exit(f"{path}: {e.strerror or e} (set --data or GPU_TUNE_DATA to the Fashion-MNIST directory)")
-    found, = struct.unpack(">I", raw[:4])
-    if found != magic:
-        sys.exit(f"{path}: magic 0x{found:08x}, expected 0x{magic:08x}")
-    dims = magic & 0xFF
-    shape = struct.unpack(">" + "I" * dims, raw[4:4 + 4 * dims])
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims)
-    if data.size != int(np.prod(shape)):
-        sys.exit(f"{path}: header promises {shape} but holds {data.size} bytes")
-    return data.reshape(shape)
-
 
 def load_split(data_dir, prefix):
     images = read_idx(os.path.join(data_dir, f"{prefix}-images-idx3-ubyte.gz"), IMAGES_MAGIC)

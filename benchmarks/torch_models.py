@@ -51,8 +51,10 @@ def is_spatial(text):
     return any(layer[0] != "dense" for layer in parse(text))
 
 
-def build(text):
-    """The model as a torch.nn.Sequential taking (N, 1, 28, 28) or (N, 784) inputs."""
+def build(text, activation=torch.nn.ReLU, dropout=0.0):
+    """The model as a torch.nn.Sequential taking (N, 1, 28, 28) or (N, 784) inputs: the
+    activation after every convolution and hidden dense layer, dropout (when above 0) after
+    every hidden dense layer, as the engine places them. PyTorch's default initialisation."""
     modules, channels, height, width, flat = [], 1, HEIGHT, WIDTH, None
     spatial = is_spatial(text)
     if spatial:
@@ -60,7 +62,7 @@ def build(text):
     for layer in parse(text):
         if layer[0] == "conv":
             _, out, kernel, padding = layer
-            modules += [torch.nn.Conv2d(channels, out, kernel, padding=padding), torch.nn.ReLU()]
+            modules += [torch.nn.Conv2d(channels, out, kernel, padding=padding), activation()]
             channels, height, width = out, height + 2 * padding - kernel + 1, width + 2 * padding - kernel + 1
         elif layer[0] == "pool":
             modules.append(torch.nn.MaxPool2d(2))
@@ -70,7 +72,9 @@ def build(text):
                 flat = channels * height * width
                 if spatial:
                     modules.append(torch.nn.Flatten())
-            modules += [torch.nn.Linear(flat, layer[1]), torch.nn.ReLU()]
+            modules += [torch.nn.Linear(flat, layer[1]), activation()]
+            if dropout > 0:
+                modules.append(torch.nn.Dropout(dropout))
             flat = layer[1]
     if flat is None:
         flat = channels * height * width
