@@ -195,7 +195,7 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
     std::vector<TuneDevice> devices;
     bool reduced = false;
     if (!options.objective_command) {
-      devices = open_tune_devices(options.devices, engine, log);  // bad flags fail before the load
+      devices = open_tune_devices(options.devices, engine, log, parallel);  // bad flags fail before the load
       const bool cpu_only =
           std::all_of(devices.begin(), devices.end(), [](const TuneDevice& d) { return d.backend->name() == "cpu"; });
       reduced = cpu_only && !options.full && !options.trials && !options.epochs;

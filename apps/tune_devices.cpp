@@ -10,6 +10,7 @@
 
 #include "engine/backend_factory.h"
 #include "engine/gpu_query.h"
+#include "kernels/cpu_parallel.h"
 #ifdef GPU_TUNE_WITH_CUDA
 #include "engine/cuda_backend.h"
 #endif
@@ -118,7 +119,7 @@ std::vector<TuneDevice> open_listed(const std::string& spec, const BackendOption
 }  // namespace
 
 std::vector<TuneDevice> open_tune_devices(const std::optional<std::string>& devices, const EngineOptions& engine,
-                                          std::ostream& log) {
+                                          std::ostream& log, int parallel) {
   const BackendChoice choice = engine_backend_choice(engine);
   const BackendOptions options = engine_backend_options(engine);
   const std::string spec = devices.value_or("all");
@@ -126,7 +127,16 @@ std::vector<TuneDevice> open_tune_devices(const std::optional<std::string>& devi
     if (choice == BackendChoice::kCuda) throw std::invalid_argument("--devices '" + spec + "' contradicts --backend cuda");
     return open_cpu(spec, options);
   }
-  if (spec == "all") return choice == BackendChoice::kCpu ? open_cpu("cpu", options) : open_all(choice, options, log);
+  if (spec == "all") {
+    std::vector<TuneDevice> found = choice == BackendChoice::kCpu ? open_cpu("cpu", options) : open_all(choice, options, log);
+    if (found.size() != 1 || found[0].backend->name() != "cpu") return found;
+    // No GPU: one single-threaded worker per CPU thread. Measured on two cores, two
+    // one-thread bundles train 1.02-1.07x the samples of one two-thread bundle on a quiet
+    // machine, and several times as many on a busy one, where OpenMP's threads wait on
+    // each other at every barrier (benchmarks/RESULTS.md).
+    const int workers = std::min(kernels::cpu_thread_count(), std::max(parallel, 1));
+    return workers > 1 ? open_cpu("cpu:" + std::to_string(workers), options) : std::move(found);
+  }
   if (choice == BackendChoice::kCpu) throw std::invalid_argument("--devices '" + spec + "' contradicts --backend cpu");
   return open_listed(spec, options);
 }

@@ -1,7 +1,8 @@
 #pragma once
 // Where `gpu_tune tune` trains: one worker per device, each with its own backend and bundle
 // (and thread, when there are several). --devices picks them:
-//   all      every GPU, or the CPU when there is none (the default)
+//   all      every GPU, or the CPU when there is none (the default): then as cpu:N with N
+//            the lesser of the CPU's threads and --parallel (as cpu when that is 1)
 //   cpu      the CPU as one worker, with every thread
 //   cpu:N    N CPU workers, one thread each (N bundles side by side: on small models one
 //            thread per bundle beats one bundle on every thread)
@@ -29,8 +30,10 @@ struct TuneDevice {
 // options of `engine`; writes the backend notice to `log`. Throws std::invalid_argument
 // naming --devices and the problem (unknown form, a GPU that is not there, a contradiction
 // with --backend), std::runtime_error when a named GPU cannot be used.
+// `parallel`: the trials at once, which bounds the CPU workers "all" opens (a worker without
+// a trial to run would only hold a copy of the data).
 std::vector<TuneDevice> open_tune_devices(const std::optional<std::string>& devices, const EngineOptions& engine,
-                                          std::ostream& log);
+                                          std::ostream& log, int parallel = 1);
 
 // Slots (trials at once) per device: `slots` each when given, else `parallel` split as
 // evenly as it goes (the first devices take the remainder); either way no more than

@@ -59,7 +59,7 @@ space:
     EXPECT_GT(t.metrics.at("test_accuracy"), 0.2);
     EXPECT_DOUBLE_EQ(*t.value, t.metrics.at("best_validation_loss"));
     EXPECT_FALSE(t.steps.empty());
-    EXPECT_EQ(t.device, "cpu");
+    EXPECT_TRUE(t.device.starts_with("cpu")) << t.device;  // "cpu", or "cpu:N" on a machine of several threads
   }
 }
 

@@ -72,6 +72,25 @@ TEST(TuneDevices, CpuFormsGiveOneWorkerOrNSingleThreadedOnes) {
   EXPECT_EQ(backends.size(), 3u) << "each worker has its own backend";
 }
 
+TEST(TuneDevices, AllWithoutAGpuIsOneSingleThreadedWorkerPerThreadUpToTheTrialsAtOnce) {
+  EngineOptions engine;
+  engine.backend = "cpu";  // as on a machine without a GPU
+  std::ostringstream log;
+  const int threads = kernels::cpu_thread_count();
+  const std::vector<TuneDevice> many = open_tune_devices(std::nullopt, engine, log, 64);
+  ASSERT_EQ(static_cast<int>(many.size()), std::min(threads, 64));
+  if (many.size() > 1) {
+    for (size_t i = 0; i < many.size(); ++i) {
+      EXPECT_EQ(many[i].label, "cpu:" + std::to_string(i));
+      EXPECT_EQ(many[i].cpu_threads, 1);
+    }
+  }
+  const std::vector<TuneDevice> one = open_tune_devices(std::nullopt, engine, log, 1);
+  ASSERT_EQ(one.size(), 1u) << "one trial at a time: one worker on every thread";
+  EXPECT_EQ(one[0].label, "cpu");
+  EXPECT_FALSE(one[0].cpu_threads.has_value());
+}
+
 TEST(TuneDevices, BadFormsAndContradictionsNameTheFlag) {
   auto error_of = [](const std::string& devices, const std::string& backend = "auto") -> std::string {
     EngineOptions engine;
