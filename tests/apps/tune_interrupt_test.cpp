@@ -2,12 +2,12 @@
 // within a step, records its running trials as interrupted (not counted), says how to
 // resume, and the resume finishes the budget without touching a completed trial. An
 // --objective-command's children go with it; a second Ctrl-C exits at once.
-#include <algorithm>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
