@@ -18,6 +18,7 @@ target=${1:-$root/build}
 if [[ -f "$target" && -x "$target" ]]; then gpu_tune=$target; else gpu_tune=$target/apps/gpu_tune; fi
 [[ -x "$gpu_tune" ]] || { echo "run-main-job-comparison: no gpu_tune binary at $gpu_tune" >&2; exit 2; }
 python=/usr/bin/python3  # Debian's interpreter, which sees python3-torch
+"$root/scripts/install-deps.sh" --bench >&2  # python3-torch for the replay (installs only what is missing)
 study=${STUDY:-$root/examples/fashion_mnist_cpu.yaml}
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/main-job-comparison.XXXXXX")

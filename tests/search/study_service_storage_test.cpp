@@ -290,8 +290,7 @@ TEST(StudyService, NoTrialStartsOnceTheTargetIsReached) {
   RandomSampler sampler(8);
   InstantWorker worker(1, 1);
   std::vector<std::string> events;
-  StudyBudget budget{500, std::nullopt};
-  budget.target = 0.01;  // |x| <= 0.1: one uniform draw in ten
+  const StudyBudget budget{500, std::nullopt, 0.01};  // target |x| <= 0.1: one uniform draw in ten
   StudyRunner runner(storage, study, space, sampler, budget,
                      [&](const StudyProgress&, const std::string& event) { events.push_back(event); });
   const StudyProgress progress = runner.run(worker);
