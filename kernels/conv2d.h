@@ -110,11 +110,12 @@ void validate_conv_geometry(const ConvGeometry& geometry, const std::string& wha
 
 // CPU reference: im2col into a scratch buffer, then the grouped GEMM's CPU form (CBLAS;
 // `precision` kTf32 emulates the tensor cores as grouped_gemm_cpu does); the data gradient
-// scatters its columns back (col2im) in a fixed order. Work is split across threads by
-// images and rows only, never along a sum: deterministic run to run, and a slot computes
-// the same bits alone as in any bundle. The im2col scratch of a call stays within 64 MB
-// (or one image's, if larger): a larger problem runs in chunks of images (as many as fit,
-// fixed by the geometry), and the weight gradient adds the chunks' sums in order.
+// scatters its columns back (col2im) in a fixed order. A problem runs in chunks of
+// consecutive images, about 1 MB of im2col columns each (at least one image; the count is
+// fixed by the geometry), each chunk on one thread, so its columns stay in that core's
+// cache. The weight gradient sums each chunk apart and then adds the chunks' sums in
+// order: deterministic run to run and whatever the thread count, and a slot computes the
+// same bits alone as in any bundle.
 void conv2d_forward_cpu(std::span<const Conv2dForward> problems, GemmPrecision precision = GemmPrecision::kFp32);
 void conv2d_backward_data_cpu(std::span<const Conv2dBackwardData> problems,
                               GemmPrecision precision = GemmPrecision::kFp32);

@@ -9,7 +9,23 @@ extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 
 namespace gpu_tune::kernels {
 
-int cpu_thread_count() { return omp_get_max_threads(); }
+namespace {
+
+// How many parallel_for bodies this thread is inside. A CPU form called from one (a
+// convolution chunk's GEMM) runs on that thread alone, whether the parallel_for had one
+// body, run inline, or many, run by OpenMP: the same split either way, so the same bits.
+thread_local int bodies_entered = 0;
+
+struct InsideBody {
+  InsideBody() { ++bodies_entered; }
+  ~InsideBody() { --bodies_entered; }
+  InsideBody(const InsideBody&) = delete;
+  InsideBody& operator=(const InsideBody&) = delete;
+};
+
+}  // namespace
+
+int cpu_thread_count() { return bodies_entered > 0 ? 1 : omp_get_max_threads(); }
 
 void use_single_threaded_blas() {
   static std::once_flag once;
@@ -20,11 +36,15 @@ void use_single_threaded_blas() {
 
 void parallel_for(int64_t count, const std::function<void(int64_t)>& body) {
   if (count == 1) {
+    const InsideBody inside;
     body(0);
     return;
   }
 #pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t i = 0; i < count; ++i) body(i);
+  for (int64_t i = 0; i < count; ++i) {
+    const InsideBody inside;
+    body(i);
+  }
 }
 
 }  // namespace gpu_tune::kernels

@@ -19,6 +19,7 @@ std::vector<Problem> resolve_run_time_values(std::span<const Problem> problems) 
   return resolved;
 }
 
+// The threads a CPU form may use: 1 when called from inside a parallel_for body.
 int cpu_thread_count();
 
 // Asks the BLAS library to run single-threaded: our own threads split the work, and a
