@@ -219,6 +219,35 @@ void im2col_chunk(const ConvGeometry& g, const float* input, const Chunk& c, flo
 // One GEMM on this thread (inside a chunk's task the CPU forms see one thread).
 void gemm(const GemmProblem& problem, GemmPrecision precision) { grouped_gemm_cpu(std::span(&problem, 1), precision); }
 
+// The weight gradient's last pass: each problem's dW += the partial sums of its chunks 1,
+// 2, ... in chunk order, split across threads by weights (never along the sum).
+void add_partials_in_order(const std::vector<Conv2dBackwardWeight>& problems, const std::vector<Chunk>& chunks,
+                           const std::vector<int64_t>& partial_offset, const float* partials) {
+  struct Addition {
+    float* weight_grad;
+    std::vector<const float*> partials;
+    Range weights;
+  };
+  constexpr int64_t kWeightsPerTask = 4096;
+  std::vector<Addition> additions;
+  for (size_t t = 0; t < chunks.size(); ++t) {
+    if (chunks[t].index != 1) continue;  // a problem's second chunk: its partials begin here
+    const Conv2dBackwardWeight& p = problems[chunks[t].problem];
+    std::vector<const float*> sums;
+    for (size_t u = t; u < chunks.size() && chunks[u].problem == chunks[t].problem; ++u)
+      sums.push_back(partials + partial_offset[u]);
+    const int64_t count = p.geometry.weight_count();
+    const int64_t pieces = (count + kWeightsPerTask - 1) / kWeightsPerTask;
+    for (int64_t piece = 0; piece < pieces; ++piece)
+      additions.push_back({p.weight_grad, sums, split_range(count, pieces, piece)});
+  }
+  parallel_for(static_cast<int64_t>(additions.size()), [&](int64_t a) {
+    const Addition& addition = additions[a];
+    for (const float* partial : addition.partials)
+      for (int64_t e = addition.weights.begin; e < addition.weights.end; ++e) addition.weight_grad[e] += partial[e];
+  });
+}
+
 }  // namespace
 
 void conv2d_forward_cpu(std::span<const Conv2dForward> given, GemmPrecision precision) {
@@ -295,30 +324,7 @@ void conv2d_backward_weight_cpu(std::span<const Conv2dBackwardWeight> given, Gem
          precision);
   });
 
-  // dW += partial 1, partial 2, ... in chunk order, split across threads by weights.
-  struct Addition {
-    float* weight_grad;
-    std::vector<const float*> partials;
-    Range weights;
-  };
-  constexpr int64_t kWeightsPerTask = 4096;
-  std::vector<Addition> additions;
-  for (size_t t = 0; t < chunks.size(); ++t) {
-    if (chunks[t].index != 1) continue;  // a problem's second chunk: its partials begin here
-    const Conv2dBackwardWeight& p = problems[chunks[t].problem];
-    std::vector<const float*> sums;
-    for (size_t u = t; u < chunks.size() && chunks[u].problem == chunks[t].problem; ++u)
-      sums.push_back(partials + partial_offset[u]);
-    const int64_t count = p.geometry.weight_count();
-    const int64_t pieces = (count + kWeightsPerTask - 1) / kWeightsPerTask;
-    for (int64_t piece = 0; piece < pieces; ++piece)
-      additions.push_back({p.weight_grad, sums, split_range(count, pieces, piece)});
-  }
-  parallel_for(static_cast<int64_t>(additions.size()), [&](int64_t a) {
-    const Addition& addition = additions[a];
-    for (const float* partial : addition.partials)
-      for (int64_t e = addition.weights.begin; e < addition.weights.end; ++e) addition.weight_grad[e] += partial[e];
-  });
+  add_partials_in_order(problems, chunks, partial_offset, partials);
 }
 
 }  // namespace gpu_tune::kernels
