@@ -390,14 +390,15 @@ def load_split(data_dir, prefix):
             torch.from_numpy(labels.astype("int64")))
 
 
-def build_model(config):
+def build_model(config, channels_last=False):
     """The engine's model (engine/model_spec.h, built by torch_models.py) with the slot's
     activation and dropout, and its initial weights: He (normal, std sqrt(2 / fan_in)) or
     Glorot (uniform) with fans counted as Keras does, and zero biases."""
     import torch
     import torch_models
     activation = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "gelu": torch.nn.GELU}[config["activation"]]
-    model = torch_models.build(config["model"], activation=activation, dropout=config["dropout"])
+    model = torch_models.build(config["model"], activation=activation, dropout=config["dropout"],
+                               channels_last=channels_last)
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.Conv2d):
@@ -446,7 +447,7 @@ def evaluate(model, x, y):
     return loss / x.shape[0], correct / x.shape[0]
 
 
-def train_trial(job, data):
+def train_trial(job, data, channels_last=False):
     import torch
     import torch.nn.functional as F
     config = job["config"]
@@ -454,7 +455,7 @@ def train_trial(job, data):
     torch.manual_seed(config["seed"])
     generator = torch.Generator()
     generator.manual_seed(config["seed"])
-    model = build_model(config)
+    model = build_model(config, channels_last)
     optimizer = make_optimizer(model, config)
     batch = config["batch"]
     count = x_train.shape[0]
@@ -512,7 +513,7 @@ def worker(plan_path, result_path):
     ready = time.time()
     results = []
     for job in plan["jobs"]:
-        result = train_trial(job, data)
+        result = train_trial(job, data, plan.get("memory_format") == "nhwc")
         results.append(result)
         print(f"  process {plan['index']}: trial {job['number']} {job['config']['model']} batch {job['config']['batch']} "
               f"{result['epochs']} epoch(s) {result['seconds']:.1f} s", file=sys.stderr, flush=True)
@@ -542,6 +543,8 @@ def main():
     p.add_argument("--train-size", type=int, default=TRAIN_SPLIT,
                    help="train on the first N images, as gpu_tune's --train-size N (for quick checks; "
                         "default: all %(default)s)")
+    p.add_argument("--memory-format", choices=["nchw", "nhwc"], default="nchw",
+                   help="PyTorch's convolutions on NCHW (its default) or channels-last images and weights")
     p.add_argument("--json", metavar="FILE", help="also write everything measured to FILE as JSON")
     p.add_argument("--worker", nargs=2, metavar=("PLAN", "RESULT"), help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -577,7 +580,8 @@ def main():
         for index, (_, share) in enumerate(parts):
             plan = os.path.join(scratch, f"plan{index}.json")
             with open(plan, "w") as f:
-                json.dump({"index": index, "data": args.data, "train_size": args.train_size, "jobs": share}, f)
+                json.dump({"index": index, "data": args.data, "train_size": args.train_size,
+                           "memory_format": args.memory_format, "jobs": share}, f)
             result = os.path.join(scratch, f"result{index}.json")
             processes.append((subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", plan, result],
                                                env=env), result))
@@ -594,7 +598,7 @@ def main():
     training = max(o["finished"] for o in outputs) - min(o["ready"] for o in outputs)
     print(f"study '{study['name']}' ({args.storage}): {len(jobs)} trials replayed, "
           f"{sum(j['epochs'] for j in jobs)} epochs in all on {args.train_size:,} training images; "
-          f"PyTorch {outputs[0]['torch']}, {len(parts)} x 1-thread processes")
+          f"PyTorch {outputs[0]['torch']}, {len(parts)} x 1-thread processes, {args.memory_format.upper()}")
     for note in notes:
         print(f"  note: {note}")
     print()

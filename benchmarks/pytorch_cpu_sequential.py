@@ -86,7 +86,7 @@ def train_one(name, seed, args, x, y):
     torch.manual_seed(seed)
     generator = torch.Generator()
     generator.manual_seed(seed)
-    model = torch_models.build(name)
+    model = torch_models.build(name, channels_last=args.memory_format == "nhwc")
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     loader = make_loader(x, y, args.batch, args.loader, generator)
 
@@ -141,6 +141,8 @@ def main():
     p.add_argument("--seed", type=int, default=0, help="copy k of every model is seeded with seed + k")
     p.add_argument("--loader", choices=["batched", "per-sample"], default="batched",
                    help="batched: one gather per batch; per-sample: DataLoader(batch_size=..., shuffle=True)")
+    p.add_argument("--memory-format", choices=["nchw", "nhwc"], default="nchw",
+                   help="convolutions on NCHW (PyTorch's default) or channels-last images and weights")
     p.add_argument("--eval-test", action="store_true", help="report test accuracy after training each model")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     args = p.parse_args()
@@ -163,7 +165,8 @@ def main():
     if args.eval_test:
         x_test, y_test = load_split(args.data, "t10k")
 
-    common = {"framework": "pytorch", "batch": args.batch, "threads": args.threads, "lr": args.lr}
+    common = {"framework": "pytorch", "batch": args.batch, "threads": args.threads, "lr": args.lr,
+              "memory_format": args.memory_format}
     if args.steps is not None:
         common["steps"] = args.steps
     else:

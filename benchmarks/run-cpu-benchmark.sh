@@ -18,6 +18,10 @@ python=/usr/bin/python3  # Debian's interpreter, which sees python3-torch
 
 models=${MODELS:-mlp_small,mlp_medium,mlp_large}
 slots=${SLOTS:-1,4,8}
+# PyTorch's tuned runs try both memory orders when a model has convolutions (channels-last
+# can be the faster one for oneDNN); the table keeps the faster of the two.
+formats=nchw
+if [[ ",$models," =~ ,cnn_|[,-]c[0-9] ]]; then formats=nchw,nhwc; fi
 for round in $(seq "$rounds"); do
   echo "round $round of $rounds" >&2
   "$build/benchmarks/bundle_throughput" --model "$models" --slots "$slots" --steps "$steps" --repeats 1 \
@@ -25,18 +29,20 @@ for round in $(seq "$rounds"); do
   for count in ${slots//,/ }; do
     "$python" "$here/pytorch_cpu_sequential.py" --model "$models" --count "$count" --steps "$steps" \
       --loader per-sample --json | sed 's/^{/{"variant": "default", /' >>"$out/pytorch.jsonl"
-    "$python" "$here/pytorch_cpu_sequential.py" --model "$models" --count "$count" --steps "$steps" \
-      --threads 1 --json | sed 's/^{/{"variant": "1-thread", /' >>"$out/pytorch.jsonl"
-    # PyTorch's fastest configuration on this machine: one single-threaded process per core,
-    # the copies shared between them, run at the same time; their rates add up.
-    half=$(( (count + 1) / 2 ))
-    for part in 1 2; do
-      "$python" "$here/pytorch_cpu_sequential.py" --model "$models" --count "$half" --steps "$steps" \
-        --threads 1 --seed "$part"00 --json |
-        sed "s/^{/{\"variant\": \"2-process\", \"round\": $round, \"slots\": $count, /" >"$out/part$part.jsonl" &
+    for format in ${formats//,/ }; do
+      "$python" "$here/pytorch_cpu_sequential.py" --model "$models" --count "$count" --steps "$steps" \
+        --threads 1 --memory-format "$format" --json | sed 's/^{/{"variant": "1-thread", /' >>"$out/pytorch.jsonl"
+      # PyTorch's fastest configuration on this machine: one single-threaded process per core,
+      # the copies shared between them, run at the same time; their rates add up.
+      half=$(( (count + 1) / 2 ))
+      for part in 1 2; do
+        "$python" "$here/pytorch_cpu_sequential.py" --model "$models" --count "$half" --steps "$steps" \
+          --threads 1 --memory-format "$format" --seed "$part"00 --json |
+          sed "s/^{/{\"variant\": \"2-process\", \"round\": $round, \"slots\": $count, /" >"$out/part$part.jsonl" &
+      done
+      wait
+      cat "$out/part1.jsonl" "$out/part2.jsonl" >>"$out/pytorch.jsonl"
     done
-    wait
-    cat "$out/part1.jsonl" "$out/part2.jsonl" >>"$out/pytorch.jsonl"
   done
 done
 "$python" "$here/summarize_cpu_benchmark.py" "$out/gpu_tune.jsonl" "$out/pytorch.jsonl"

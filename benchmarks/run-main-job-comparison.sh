@@ -9,7 +9,8 @@
 # Knobs: TRIALS (trial budget), EPOCHS (cap on every trial's epochs), STUDY (the study
 # file), DEVICES (gpu_tune's --devices, default cpu: the CPU main job even on a GPU
 # machine), PROCESSES (PyTorch processes, default 2), KEEP=1 (keep the study file and
-# write the comparison as JSON beside it), GPU_TUNE_DATA (the Fashion-MNIST folder),
+# write the comparison as JSON beside it), MEMORY_FORMAT (nchw, PyTorch's default, or nhwc:
+# its convolutions on channels-last tensors), GPU_TUNE_DATA (the Fashion-MNIST folder),
 # TRAIN_SIZE (both train on the first N images only: quick checks, not measurements).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,5 +46,6 @@ echo "run-main-job-comparison: gpu_tune took $seconds s; replaying its trials wi
 compare=("$python" "$here/compare_main_job.py" "$out/study.db" --gpu-tune-seconds "$seconds"
          --processes "${PROCESSES:-2}")
 [[ -n "${TRAIN_SIZE:-}" ]] && compare+=(--train-size "$TRAIN_SIZE")
+[[ -n "${MEMORY_FORMAT:-}" ]] && compare+=(--memory-format "$MEMORY_FORMAT")
 [[ "${KEEP:-0}" == 1 ]] && compare+=(--json "$out/comparison.json")
 "${compare[@]}"

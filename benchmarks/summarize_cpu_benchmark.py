@@ -1,5 +1,7 @@
 """Prints the CPU benchmark's table: gpu_tune bundle throughput beside PyTorch's
-one-after-another throughput for the same models, medians over the rounds, and ratios."""
+one-after-another throughput for the same models, medians over the rounds, and ratios.
+Where PyTorch ran in both memory orders (NCHW and channels-last), a cell shows the faster
+median, marked (NHWC) when channels-last won."""
 import collections
 import json
 import statistics
@@ -25,13 +27,20 @@ def main(gpu_tune_path, pytorch_path):
     for r in read_lines(pytorch_path):
         if not r.get("aggregate"):
             continue
+        layout = r.get("memory_format", "nchw")
         if r["variant"] == "2-process":
-            two_process[(r["model"], r["slots"], r["round"])] += r["samples_per_second"]
+            two_process[(r["model"], r["slots"], r["round"], layout)] += r["samples_per_second"]
         else:
-            theirs[(r["variant"], r["model"], r["copies"])].append(r["samples_per_second"])
-    for (model, slots, _), rate in two_process.items():
-        theirs[("2-process", model, slots)].append(rate)
-    ours, theirs = medians(ours), medians(theirs)
+            theirs[(r["variant"], r["model"], r["copies"], layout)].append(r["samples_per_second"])
+    for (model, slots, _, layout), rate in two_process.items():
+        theirs[("2-process", model, slots, layout)].append(rate)
+    ours = medians(ours)
+    # The faster memory order of each variant, model and S: (rate, order).
+    fastest = {}
+    for (variant, model, slots, layout), rate in medians(theirs).items():
+        key = (variant, model, slots)
+        if key not in fastest or rate > fastest[key][0]:
+            fastest[key] = (rate, layout)
     print("| model | S | gpu_tune samples/s | PyTorch default samples/s | ratio | PyTorch 1-thread samples/s | ratio "
           "| PyTorch 2 x 1-thread processes samples/s | ratio |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -39,8 +48,11 @@ def main(gpu_tune_path, pytorch_path):
     for (model, slots), rate in sorted(ours.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])):
         cells = [model, str(slots), f"{rate:,.0f}"]
         for variant in ("default", "1-thread", "2-process"):
-            other = theirs.get((variant, model, slots))
-            cells += [f"{other:,.0f}", f"{rate / other:.1f}x"] if other else ["-", "-"]
+            if (variant, model, slots) not in fastest:
+                cells += ["-", "-"]
+                continue
+            other, layout = fastest[(variant, model, slots)]
+            cells += [f"{other:,.0f}" + (" (NHWC)" if layout == "nhwc" else ""), f"{rate / other:.1f}x"]
         print("| " + " | ".join(cells) + " |")
 
 

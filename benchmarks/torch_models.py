@@ -51,14 +51,26 @@ def is_spatial(text):
     return any(layer[0] != "dense" for layer in parse(text))
 
 
-def build(text, activation=torch.nn.ReLU, dropout=0.0):
+class ToChannelsLast(torch.nn.Module):
+    """Puts images in channels-last (NHWC) memory order, which oneDNN's CPU convolutions
+    can run faster than NCHW; the values and shapes stay PyTorch's NCHW view."""
+
+    def forward(self, x):
+        return x.contiguous(memory_format=torch.channels_last)
+
+
+def build(text, activation=torch.nn.ReLU, dropout=0.0, channels_last=False):
     """The model as a torch.nn.Sequential taking (N, 1, 28, 28) or (N, 784) inputs: the
     activation after every convolution and hidden dense layer, dropout (when above 0) after
-    every hidden dense layer, as the engine places them. PyTorch's default initialisation."""
+    every hidden dense layer, as the engine places them. PyTorch's default initialisation.
+    channels_last: convolutions run on channels-last images and weights (no effect on an
+    MLP), a faster configuration of PyTorch's CPU convolution on some machines."""
     modules, channels, height, width, flat = [], 1, HEIGHT, WIDTH, None
     spatial = is_spatial(text)
     if spatial:
         modules.append(torch.nn.Unflatten(1, (1, HEIGHT, WIDTH)))
+        if channels_last:
+            modules.append(ToChannelsLast())
     for layer in parse(text):
         if layer[0] == "conv":
             _, out, kernel, padding = layer
@@ -80,4 +92,5 @@ def build(text, activation=torch.nn.ReLU, dropout=0.0):
         flat = channels * height * width
         modules.append(torch.nn.Flatten())
     modules.append(torch.nn.Linear(flat, CLASSES))
-    return torch.nn.Sequential(*modules)
+    model = torch.nn.Sequential(*modules)
+    return model.to(memory_format=torch.channels_last) if spatial and channels_last else model
