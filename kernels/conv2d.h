@@ -113,9 +113,10 @@ void validate_conv_geometry(const ConvGeometry& geometry, const std::string& wha
 // scatters its columns back (col2im) in a fixed order. A problem runs in chunks of
 // consecutive images, about 1 MB of im2col columns each (at least one image; the count is
 // fixed by the geometry), each chunk on one thread, so its columns stay in that core's
-// cache. The weight gradient sums each chunk apart and then adds the chunks' sums in
-// order: deterministic run to run and whatever the thread count, and a slot computes the
-// same bits alone as in any bundle.
+// cache. The weight gradient sums runs of consecutive chunks apart (at most 8 runs per
+// problem, so at most 7 partial sums are held) and then adds the runs' sums in order:
+// deterministic run to run and whatever the thread count, and a slot computes the same
+// bits alone as in any bundle.
 void conv2d_forward_cpu(std::span<const Conv2dForward> problems, GemmPrecision precision = GemmPrecision::kFp32);
 void conv2d_backward_data_cpu(std::span<const Conv2dBackwardData> problems,
                               GemmPrecision precision = GemmPrecision::kFp32);

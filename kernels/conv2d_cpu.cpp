@@ -181,7 +181,6 @@ int64_t images_per_chunk(const ConvGeometry& g) {
 struct Chunk {
   size_t problem = 0;
   int64_t first_image = 0, images = 0;
-  int64_t index = 0;  // among its problem's chunks
 };
 
 // Every problem's chunks over its run-time images, in order.
@@ -191,9 +190,8 @@ std::vector<Chunk> chunks_of(const std::vector<Problem>& problems) {
   for (size_t i = 0; i < problems.size(); ++i) {
     const int64_t images = std::max(problems[i].images, 0);  // a negative run-time count: none
     const int64_t per_chunk = images_per_chunk(problems[i].geometry);
-    for (int64_t first = 0, index = 0; first < images; first += per_chunk, ++index)
-      chunks.push_back({.problem = i, .first_image = first, .images = std::min(per_chunk, images - first),
-                        .index = index});
+    for (int64_t first = 0; first < images; first += per_chunk)
+      chunks.push_back({.problem = i, .first_image = first, .images = std::min(per_chunk, images - first)});
   }
   return chunks;
 }
@@ -219,10 +217,39 @@ void im2col_chunk(const ConvGeometry& g, const float* input, const Chunk& c, flo
 // One GEMM on this thread (inside a chunk's task the CPU forms see one thread).
 void gemm(const GemmProblem& problem, GemmPrecision precision) { grouped_gemm_cpu(std::span(&problem, 1), precision); }
 
-// The weight gradient's last pass: each problem's dW += the partial sums of its chunks 1,
-// 2, ... in chunk order, split across threads by weights (never along the sum).
-void add_partials_in_order(const std::vector<Conv2dBackwardWeight>& problems, const std::vector<Chunk>& chunks,
-                           const std::vector<int64_t>& partial_offset, const float* partials) {
+// The weight gradient's unit of work: consecutive chunks of one problem whose terms one
+// thread adds into one sum, chunk after chunk. A problem has at most kMaxSums of them, so
+// the partial sums held at once stay a few weight tensors per problem however many images
+// it has. The grouping depends on the problem's geometry and run-time images only.
+constexpr int64_t kMaxSums = 8;
+
+struct SumGroup {
+  size_t problem = 0;
+  int64_t index = 0;               // among its problem's groups: 0 sums straight into dW
+  size_t first_chunk = 0, chunks = 0;
+  int64_t partial_offset = -1;     // where a later group's sum lives in the partials
+};
+
+std::vector<SumGroup> sum_groups(const std::vector<Chunk>& chunks) {
+  std::vector<SumGroup> groups;
+  for (size_t first = 0; first < chunks.size();) {
+    size_t end = first;
+    while (end < chunks.size() && chunks[end].problem == chunks[first].problem) ++end;
+    const int64_t count = static_cast<int64_t>(end - first);
+    const int64_t per_group = (count + kMaxSums - 1) / kMaxSums;
+    for (int64_t index = 0; index * per_group < count; ++index)
+      groups.push_back({.problem = chunks[first].problem, .index = index,
+                        .first_chunk = first + static_cast<size_t>(index * per_group),
+                        .chunks = static_cast<size_t>(std::min(per_group, count - index * per_group))});
+    first = end;
+  }
+  return groups;
+}
+
+// The weight gradient's last pass: each problem's dW += the sums of its groups 1, 2, ...
+// in order, split across threads by weights (never along the sum).
+void add_partials_in_order(const std::vector<Conv2dBackwardWeight>& problems, const std::vector<SumGroup>& groups,
+                           const float* partials) {
   struct Addition {
     float* weight_grad;
     std::vector<const float*> partials;
@@ -230,12 +257,12 @@ void add_partials_in_order(const std::vector<Conv2dBackwardWeight>& problems, co
   };
   constexpr int64_t kWeightsPerTask = 4096;
   std::vector<Addition> additions;
-  for (size_t t = 0; t < chunks.size(); ++t) {
-    if (chunks[t].index != 1) continue;  // a problem's second chunk: its partials begin here
-    const Conv2dBackwardWeight& p = problems[chunks[t].problem];
+  for (size_t t = 0; t < groups.size(); ++t) {
+    if (groups[t].index != 1) continue;  // a problem's second group: its partials begin here
+    const Conv2dBackwardWeight& p = problems[groups[t].problem];
     std::vector<const float*> sums;
-    for (size_t u = t; u < chunks.size() && chunks[u].problem == chunks[t].problem; ++u)
-      sums.push_back(partials + partial_offset[u]);
+    for (size_t u = t; u < groups.size() && groups[u].problem == groups[t].problem; ++u)
+      sums.push_back(partials + groups[u].partial_offset);
     const int64_t count = p.geometry.weight_count();
     const int64_t pieces = (count + kWeightsPerTask - 1) / kWeightsPerTask;
     for (int64_t piece = 0; piece < pieces; ++piece)
@@ -295,36 +322,40 @@ void conv2d_backward_weight_cpu(std::span<const Conv2dBackwardWeight> given, Gem
   for (const Conv2dBackwardWeight& p : problems)
     if (p.images <= 0) std::fill_n(p.weight_grad, p.geometry.weight_count(), 0.0f);
   const std::vector<Chunk> chunks = chunks_of(problems);
+  std::vector<SumGroup> groups = sum_groups(chunks);
 
-  // Each chunk's sum of terms goes to its own partial dW, the first chunk's straight into
-  // dW, so the chunks run on any thread at once; dW then adds the others in chunk order.
-  std::vector<int64_t> partial_offset(chunks.size(), -1);
+  // Each group's sum goes to its own partial dW, the first group's straight into dW, so the
+  // groups run on any thread at once; dW then adds the others in order.
   int64_t partial_floats = 0;
-  for (size_t t = 0; t < chunks.size(); ++t) {
-    if (chunks[t].index == 0) continue;
-    partial_offset[t] = partial_floats;
-    partial_floats += problems[chunks[t].problem].geometry.weight_count();
+  for (SumGroup& group : groups) {
+    if (group.index == 0) continue;
+    group.partial_offset = partial_floats;
+    partial_floats += problems[group.problem].geometry.weight_count();
   }
   thread_local std::vector<float> partial_storage;  // the calling thread's, kept between calls
   if (static_cast<int64_t>(partial_storage.size()) < partial_floats)
     partial_storage.resize(static_cast<size_t>(partial_floats));
   float* partials = partial_storage.data();
 
-  parallel_for(static_cast<int64_t>(chunks.size()), [&](int64_t t) {
-    const Chunk& c = chunks[t];
-    const Conv2dBackwardWeight& p = problems[c.problem];
+  parallel_for(static_cast<int64_t>(groups.size()), [&](int64_t t) {
+    const SumGroup& group = groups[t];
+    const Conv2dBackwardWeight& p = problems[group.problem];
     const ConvGeometry& g = p.geometry;
-    float* sum = c.index == 0 ? p.weight_grad : partials + partial_offset[t];
-    const float* output_grad = p.output_grad + c.first_image * g.output_size();
-    float* col = thread_scratch(chunk_columns(g, c));
-    im2col_chunk(g, p.input, c, col);
-    // sum[patch, Cout] = im2col(X)^T * dY over the chunk's rows
-    gemm({.m = g.patch_size(), .n = g.out_channels, .k = chunk_rows(g, c), .a = col, .lda = g.patch_size(),
-          .transpose_a = true, .b = output_grad, .ldb = g.out_channels, .c = sum, .ldc = g.out_channels},
-         precision);
+    float* sum = group.index == 0 ? p.weight_grad : partials + group.partial_offset;
+    for (size_t k = 0; k < group.chunks; ++k) {
+      const Chunk& c = chunks[group.first_chunk + k];
+      float* col = thread_scratch(chunk_columns(g, c));
+      im2col_chunk(g, p.input, c, col);
+      // sum[patch, Cout] (+)= im2col(X)^T * dY over the chunk's rows: the group's first
+      // chunk overwrites, the others add in order.
+      gemm({.m = g.patch_size(), .n = g.out_channels, .k = chunk_rows(g, c), .a = col, .lda = g.patch_size(),
+            .transpose_a = true, .b = p.output_grad + c.first_image * g.output_size(), .ldb = g.out_channels,
+            .c = sum, .ldc = g.out_channels, .beta = k == 0 ? 0.0f : 1.0f},
+           precision);
+    }
   });
 
-  add_partials_in_order(problems, chunks, partial_offset, partials);
+  add_partials_in_order(problems, groups, partials);
 }
 
 }  // namespace gpu_tune::kernels

@@ -245,8 +245,9 @@ INSTANTIATE_TEST_SUITE_P(BothPrecisions, Conv2dPrecisionTest,
 
 // 28 x 28 x 32 with a 5 x 5 kernel: 784 rows of 800 floats per image, more than the CPU
 // form's chunk of about 1 MB of im2col columns, so each of the 29 images is a chunk of its
-// own and the weight gradient adds 29 chunk sums in order. The small problems around it
-// run in the same call.
+// own; the weight gradient sums them in 8 runs of up to 4 chunks (at most 8 partial sums
+// per problem) and adds the runs' sums in order. The small problems around it run in the
+// same call.
 TEST(Conv2dChunkTest, ProblemLargerThanTheScratchRunsInChunks) {
   Rng rng(3300);
   const ConvSpec big{29, 28, 28, 32, 8, 5, 2};
