@@ -20,8 +20,9 @@ models=${MODELS:-mlp_small,mlp_medium,mlp_large}
 slots=${SLOTS:-1,4,8}
 # PyTorch's tuned runs try both memory orders when a model has convolutions (channels-last
 # can be the faster one for oneDNN); the table keeps the faster of the two.
-formats=nchw
-if [[ ",$models," =~ ,cnn_|[,-]c[0-9] ]]; then formats=nchw,nhwc; fi
+formats=$("$python" -c 'import sys; sys.path.insert(0, sys.argv[1]); import torch_models
+print("nchw,nhwc" if any(torch_models.is_spatial(m) for m in sys.argv[2].split(",") if m) else "nchw")' \
+  "$here" "$models")
 for round in $(seq "$rounds"); do
   echo "round $round of $rounds" >&2
   "$build/benchmarks/bundle_throughput" --model "$models" --slots "$slots" --steps "$steps" --repeats 1 \
