@@ -14,8 +14,9 @@ namespace gpu_tune::benchmarks {
 struct TestFunction {
   std::string name;
   search::SearchSpace space;
-  std::function<double(const search::ParamMap&)> evaluate;
-  double optimum;  // the global minimum, for regret
+  std::function<double(const search::ParamMap&)> evaluate;  // the noise-free value
+  double optimum;         // the global minimum of evaluate, for regret
+  double noise_sd = 0;    // the sampler sees evaluate + N(0, noise_sd^2); regret uses evaluate
 };
 
 using search::bounded;
@@ -25,6 +26,20 @@ inline search::Distribution choice_of(const std::vector<std::string>& names) {
   d.kind = search::DistributionKind::kChoice;
   for (const std::string& name : names) d.options.push_back({name, {}});
   return d;
+}
+
+template <typename T>
+search::Distribution choice_of_values(const std::vector<T>& values) {
+  search::Distribution d;
+  d.kind = search::DistributionKind::kChoice;
+  for (const T& value : values) d.options.push_back({search::ParamValue(value), {}});
+  return d;
+}
+
+// An integer on a log scale, as a tuning space writes a width: qloguniform with step 1
+// (Optuna's suggest_int(log=True)).
+inline search::Distribution log_integer(double low, double high) {
+  return bounded(search::DistributionKind::kQLogUniform, low, high, 1);
 }
 
 inline search::SearchSpace box(const std::vector<std::string>& names, double low, double high) {
@@ -107,7 +122,91 @@ inline TestFunction mixed() {
   return {"mixed", space, f, 0.0};
 }
 
-inline std::vector<TestFunction> quality_functions() { return {branin(), hartmann6(), rosenbrock4(), mixed()}; }
+// Ackley in 5 dimensions on [-32.768, 32.768]^5: a nearly flat outer region full of local
+// minima around one deep global minimum of 0 at the origin.
+inline TestFunction ackley5() {
+  auto f = [](const search::ParamMap& p) {
+    static const char* const kNames[5] = {"x1", "x2", "x3", "x4", "x5"};
+    double squares = 0, cosines = 0;
+    for (const char* name : kNames) {
+      const double x = real(p, name);
+      squares += x * x;
+      cosines += std::cos(2 * std::numbers::pi * x);
+    }
+    return -20 * std::exp(-0.2 * std::sqrt(squares / 5)) - std::exp(cosines / 5) + 20 + std::numbers::e;
+  };
+  return {"ackley5", box({"x1", "x2", "x3", "x4", "x5"}, -32.768, 32.768), f, 0.0};
+}
+
+// A tuning-like space whose best learning rate depends on the optimizer (the interaction a
+// one-parameter-at-a-time model cannot see), with an integer width on a log scale. Minimum
+// 0 at adam, lr 1e-3, width 256, dropout 0.1.
+inline TestFunction mixed_interaction() {
+  search::SearchSpace space({{"lr", bounded(search::DistributionKind::kLogUniform, 1e-5, 1)},
+                             {"width", log_integer(16, 1024)},
+                             {"optimizer", choice_of({"sgd", "adam", "rmsprop"})},
+                             {"dropout", bounded(search::DistributionKind::kUniform, 0, 0.5)}});
+  auto f = [](const search::ParamMap& p) {
+    const std::string& optimizer = std::get<std::string>(p.at("optimizer"));
+    const double best_log_lr = optimizer == "sgd" ? -1.0 : optimizer == "adam" ? -3.0 : -3.5;
+    const double penalty = optimizer == "sgd" ? 0.3 : optimizer == "adam" ? 0.0 : 0.1;
+    return std::pow(std::log10(real(p, "lr")) - best_log_lr, 2) + penalty +
+           0.1 * std::pow(std::log2(real(p, "width")) - 8, 2) + 4 * std::pow(real(p, "dropout") - 0.1, 2);
+  };
+  return {"mixed_interaction", space, f, 0.0};
+}
+
+// Integers and numeric choices only, with interactions: the best width grows with the depth
+// and the best batch depends on the kernel. Minimum 0 at layers 4, width 256, batch 128,
+// kernel 3.
+inline TestFunction integers() {
+  search::SearchSpace space({{"layers", bounded(search::DistributionKind::kUniformInt, 1, 8)},
+                             {"width", log_integer(16, 1024)},
+                             {"batch", choice_of_values<int64_t>({32, 64, 128, 256})},
+                             {"kernel", choice_of_values<int64_t>({3, 5, 7})}});
+  auto f = [](const search::ParamMap& p) {
+    const double layers = real(p, "layers");
+    const double kernel = real(p, "kernel");
+    const double best_log_batch = kernel == 3 ? 7 : 6;
+    const double kernel_penalty = kernel == 3 ? 0 : kernel == 5 ? 0.1 : 0.3;
+    return 0.25 * std::pow(layers - 4, 2) + 0.2 * std::pow(std::log2(real(p, "width")) - 6 - 0.5 * layers, 2) +
+           0.3 * std::pow(std::log2(real(p, "batch")) - best_log_batch, 2) + kernel_penalty;
+  };
+  return {"integers", space, f, 0.0};
+}
+
+// A conditional space: each optimizer has parameters of its own, active only when it is
+// chosen. Minimum 0 at adam, adam_lr 1e-3, beta1 0.9, dropout 0.1; sgd's best is 0.2.
+inline TestFunction conditional() {
+  using search::DistributionKind;
+  search::Distribution optimizer = choice_of({"sgd", "adam"});
+  optimizer.options[0].children = {{"sgd_lr", bounded(DistributionKind::kLogUniform, 1e-4, 1)},
+                                   {"momentum", bounded(DistributionKind::kUniform, 0, 0.99)}};
+  optimizer.options[1].children = {{"adam_lr", bounded(DistributionKind::kLogUniform, 1e-5, 1e-1)},
+                                   {"beta1", bounded(DistributionKind::kUniform, 0.5, 0.999)}};
+  search::SearchSpace space({{"optimizer", optimizer}, {"dropout", bounded(DistributionKind::kUniform, 0, 0.5)}});
+  auto f = [](const search::ParamMap& p) {
+    const double dropout_term = 4 * std::pow(real(p, "dropout") - 0.1, 2);
+    if (std::get<std::string>(p.at("optimizer")) == "sgd")
+      return 0.2 + std::pow(std::log10(real(p, "sgd_lr")) + 1, 2) + 10 * std::pow(real(p, "momentum") - 0.9, 2) + dropout_term;
+    return std::pow(std::log10(real(p, "adam_lr")) + 3, 2) + 10 * std::pow(real(p, "beta1") - 0.9, 2) + dropout_term;
+  };
+  return {"conditional", space, f, 0.0};
+}
+
+// Hartmann6 observed through Gaussian noise of standard deviation 0.1 (about 3% of its
+// range); regret is the noise-free value of the trial the sampler saw as best.
+inline TestFunction noisy_hartmann6() {
+  TestFunction f = hartmann6();
+  f.name = "noisy_hartmann6";
+  f.noise_sd = 0.1;
+  return f;
+}
+
+inline std::vector<TestFunction> quality_functions() {
+  return {branin(), hartmann6(), rosenbrock4(), ackley5(), mixed(), mixed_interaction(), integers(), conditional(),
+          noisy_hartmann6()};
+}
 
 // The suggestion-time space: ten parameters of every common shape.
 inline search::SearchSpace speed_space() {

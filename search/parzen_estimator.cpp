@@ -283,7 +283,7 @@ void ParzenEstimator::add_numeric_dimension(const KernelSpace& space, const std:
   d.sigma.assign(components, 0.0);
   const double scale = space.bandwidth_scale;
 
-  if (options_.multivariate) {
+  if (options_.multivariate || options_.scott_bandwidth) {
     // Scott's rule as BOHB and Optuna use it: one bandwidth per dimension, shrinking with n.
     const double n = std::max<double>(static_cast<double>(observed.size()), 1.0);
     std::fill(d.sigma.begin(), d.sigma.end(), 0.2 * std::pow(n, -1.0 / (dimensions + 4)) * scale);
@@ -309,7 +309,9 @@ void ParzenEstimator::add_numeric_dimension(const KernelSpace& space, const std:
     }
   }
   // The magic clip keeps kernels from collapsing onto repeated values (integers, steps).
-  const double min_sigma = options_.consider_magic_clip ? scale / std::min(100.0, 1.0 + static_cast<double>(components)) : 1e-12;
+  const double min_sigma = options_.min_bandwidth > 0     ? options_.min_bandwidth * scale
+                           : options_.consider_magic_clip ? scale / std::min(100.0, 1.0 + static_cast<double>(components))
+                                                          : 1e-12;
   for (double& s : d.sigma) s = std::clamp(s, min_sigma, scale);
   d.sigma.back() = space.prior_sigma;
   d.bandwidths = d.sigma;
@@ -331,7 +333,8 @@ void ParzenEstimator::precompute_kernel_constants(Dimension& d) {
     d.z_low[k] = (d.space.low - d.mu[k]) * d.inv_sigma[k];
     d.z_high[k] = (d.space.high - d.mu[k]) * d.inv_sigma[k];
     d.log_support_mass[k] = log_normal_mass(d.z_low[k], d.z_high[k]);
-    d.log_density_offset[k] = -d.log_sigma[k] - kLogSqrtTwoPi - d.log_support_mass[k];
+    d.log_density_offset[k] =
+        (options_.bandwidth_weighted_density ? 0.0 : -d.log_sigma[k]) - kLogSqrtTwoPi - d.log_support_mass[k];
   }
 }
 

@@ -51,6 +51,12 @@ struct ParzenOptions {
   bool consider_magic_clip = true;   // bandwidths no smaller than scale / min(100, 1 + components)
   bool consider_endpoints = false;   // let the range ends widen the outermost kernels
   bool multivariate = false;         // Scott-like joint bandwidth instead of neighbour distances
+  bool scott_bandwidth = false;      // Scott's rule also for a dimension modelled alone
+  double min_bandwidth = 0;          // > 0: bandwidths no smaller than this fraction of the scale
+                                     // (instead of the magic clip)
+  // log_pdf weighs each continuous kernel by its bandwidth (its peak height no longer falls
+  // as it widens), as Optuna's kernels did before 3.5. Sampling is unchanged.
+  bool bandwidth_weighted_density = false;
 };
 
 // Points or observations by dimension: columns[d][i] is the raw value (option index for a

@@ -12,11 +12,8 @@ std::unique_ptr<Sampler> make_sampler(const SamplerConfig& config) {
   if (config.name == "random") return std::make_unique<RandomSampler>(config.seed);
   if (config.name == "grid") return std::make_unique<GridSampler>(config.seed, config.grid_points);
   if (config.name == "tpe") {
-    TpeOptions options;
+    TpeOptions options = config.tpe;
     options.seed = config.seed;
-    options.startup_trials = config.startup_trials;
-    options.ei_candidates = config.ei_candidates;
-    options.multivariate = config.multivariate;
     return std::make_unique<TpeSampler>(options);
   }
   throw std::invalid_argument("unknown sampler '" + config.name + "' (known: tpe, random, grid)");

@@ -22,7 +22,16 @@ using KeyList = std::vector<std::string_view>;
 const KeyList kTopKeys = {"study", "dataset", "data", "objective", "budget", "sampler", "pruner", "training", "space"};
 const KeyList kObjectiveKeys = {"metric", "direction"};
 const KeyList kBudgetKeys = {"trials", "parallel", "time_limit", "target"};
-const KeyList kSamplerKeys = {"name", "seed", "startup_trials", "multivariate", "ei_candidates", "grid_points"};
+// name, seed and grid_points, then every TPE option but the seed (tpe_options.h).
+const KeyList& sampler_keys() {
+  static const KeyList keys = [] {
+    KeyList k = {"name", "seed", "grid_points"};
+    for (const std::string& option : tpe_option_names())
+      if (option != "seed") k.push_back(option);
+    return k;
+  }();
+  return keys;
+}
 const KeyList kTrainingKeys = {"model", "activation", "init",    "optimizer", "lr",        "batch",
                                "beta1", "beta2",      "eps",     "wd",        "momentum",  "nesterov",
                                "dropout", "seed",     "epochs",  "patience",  "min_delta", "restore_best"};
@@ -400,21 +409,21 @@ void read_budget(const Reader& reader, const Entry& budget, BudgetConfig& config
 }
 
 void read_sampler(const Reader& reader, const Entry& sampler, SamplerConfig& config) {
-  for (const Entry& entry : reader.entries(sampler.value, sampler.at, &kSamplerKeys)) {
+  for (const Entry& entry : reader.entries(sampler.value, sampler.at, &sampler_keys())) {
     if (entry.key == "name") {
       config.name = reader.word(entry, kSamplerNames, "sampler");
     } else if (entry.key == "seed") {
       const int64_t seed = reader.integer(entry);
       if (seed < 0) reader.fail(entry.at, "must not be negative, got " + std::to_string(seed));
       config.seed = static_cast<uint64_t>(seed);
-    } else if (entry.key == "startup_trials") {
-      config.startup_trials = reader.integer_at_least(entry, 0);
-    } else if (entry.key == "multivariate") {
-      config.multivariate = reader.boolean(entry);
-    } else if (entry.key == "ei_candidates") {
-      config.ei_candidates = reader.integer_at_least(entry, 1);
-    } else {
+    } else if (entry.key == "grid_points") {
       config.grid_points = reader.integer_at_least(entry, 1);
+    } else {
+      try {
+        set_tpe_option(config.tpe, entry.key, reader.text(entry));
+      } catch (const std::invalid_argument& e) {
+        reader.fail(entry.at, e.what());
+      }
     }
   }
 }

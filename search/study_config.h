@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "search/space.h"
+#include "search/tpe_options.h"
 #include "search/trial.h"
 
 namespace gpu_tune::search {
@@ -24,9 +25,7 @@ class StudyConfigError : public std::runtime_error {
 struct SamplerConfig {
   std::string name = "tpe";  // tpe | random | grid
   uint64_t seed = 0;
-  int startup_trials = 10;   // TPE: random trials before the model takes over
-  bool multivariate = false; // TPE: one joint density instead of one per parameter
-  int ei_candidates = 24;    // TPE: candidates drawn per suggestion
+  TpeOptions tpe;            // TPE's settings (its seed is the one above)
   int grid_points = 5;       // grid: values per plain continuous parameter
 };
 

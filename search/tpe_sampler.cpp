@@ -17,6 +17,22 @@ int tpe_default_gamma(int observations) {
   return std::min(static_cast<int>(std::ceil(0.1 * observations)), 25);
 }
 
+std::vector<double> tpe_expected_improvement_weights(std::span<const double> good_losses, double split_loss) {
+  std::vector<double> weights(good_losses.size(), 1.0);
+  double total = 0;
+  for (size_t i = 0; i < good_losses.size(); ++i) total += weights[i] = std::max(split_loss - good_losses[i], 0.0);
+  if (!(total > 0) || !std::isfinite(total)) return std::vector<double>(good_losses.size(), 1.0);
+  for (double& w : weights) w *= static_cast<double>(good_losses.size()) / total;
+  return weights;
+}
+
+int tpe_good_count(const TpeOptions& options, int observations) {
+  const double n = static_cast<double>(observations);
+  int count = static_cast<int>(std::ceil(options.gamma * (options.split == TpeSplit::kSqrt ? std::sqrt(n) : n)));
+  if (options.gamma_cap > 0) count = std::min(count, options.gamma_cap);
+  return std::clamp(count, observations > 0 ? 1 : 0, observations);
+}
+
 std::vector<double> tpe_default_weights(int observations) {
   if (observations <= 0) return {};
   if (observations < 25) return std::vector<double>(observations, 1.0);
@@ -164,6 +180,13 @@ ParzenOptions parzen_options(const TpeOptions& options, bool multivariate) {
   p.consider_magic_clip = options.consider_magic_clip;
   p.consider_endpoints = options.consider_endpoints;
   p.multivariate = multivariate;
+  p.scott_bandwidth = options.bandwidth == TpeBandwidth::kScott;
+  p.min_bandwidth = options.min_bandwidth;
+  // Only for parameters modelled alone: in a joint model every observation's kernel shares
+  // one bandwidth per dimension and the prior's is the whole range, so weighting by bandwidth
+  // multiplies the prior's weight by (range / bandwidth) ^ dimensions, and the prior then
+  // swamps both l and g (running trials no longer push suggestions apart).
+  p.bandwidth_weighted_density = options.bandwidth_weighted_density && !multivariate;
   return p;
 }
 
@@ -172,6 +195,8 @@ ParzenOptions parzen_options(const TpeOptions& options, bool multivariate) {
 struct GroupedColumns {
   RawColumns good, bad;
   size_t good_count = 0, bad_count = 0;
+  std::vector<const Observation*> good_observations;
+  double best_bad_loss = std::numeric_limits<double>::infinity();  // the split's value
 };
 
 GroupedColumns group_columns(const std::vector<int>& flat_indices, const std::vector<Observation>& observations,
@@ -186,8 +211,30 @@ GroupedColumns group_columns(const std::vector<int>& flat_indices, const std::ve
     RawColumns& target = observations[o].good ? g.good : g.bad;
     for (size_t c = 0; c < flat_indices.size(); ++c) target[c].push_back(table.at(o, static_cast<size_t>(flat_indices[c])));
     ++(observations[o].good ? g.good_count : g.bad_count);
+    if (observations[o].good) {
+      g.good_observations.push_back(&observations[o]);
+    } else if (observations[o].standing == Standing::kComplete) {
+      g.best_bad_loss = std::min(g.best_bad_loss, observations[o].loss);
+    }
   }
   return g;
+}
+
+// The good group's observation weights (see TpeWeights). ei needs complete observations: a
+// pruned or running one among the good has no comparable loss, so the group falls back to
+// uniform weights. The split's loss is the best bad one, else the worst good one.
+std::vector<double> good_group_weights(TpeWeights kind, const GroupedColumns& columns) {
+  const size_t count = columns.good_count;
+  if (kind == TpeWeights::kOptuna) return tpe_default_weights(static_cast<int>(count));
+  if (kind == TpeWeights::kUniform) return std::vector<double>(count, 1.0);
+  std::vector<double> losses;
+  for (const Observation* o : columns.good_observations) {
+    if (o->standing != Standing::kComplete) return std::vector<double>(count, 1.0);
+    losses.push_back(o->loss);
+  }
+  double split = columns.best_bad_loss;
+  if (!std::isfinite(split)) split = losses.empty() ? 0.0 : *std::max_element(losses.begin(), losses.end());
+  return tpe_expected_improvement_weights(losses, split);
 }
 
 // One TPE step over a set of parameters: draw candidates from l, keep the one with the
@@ -199,8 +246,10 @@ std::vector<double> choose_candidate(const SearchSpace& space, const std::vector
   for (int i : flat_indices) kernels.push_back(kernel_space(space.flat()[i].distribution));
   const GroupedColumns columns = group_columns(flat_indices, observations, table);
   const ParzenOptions parzen = parzen_options(options, multivariate);
-  const std::vector<double> good_weights = tpe_default_weights(static_cast<int>(columns.good_count));
-  const std::vector<double> bad_weights = tpe_default_weights(static_cast<int>(columns.bad_count));
+  const std::vector<double> good_weights = good_group_weights(options.weights, columns);
+  const std::vector<double> bad_weights = options.weights == TpeWeights::kUniform
+                                              ? std::vector<double>(columns.bad_count, 1.0)
+                                              : tpe_default_weights(static_cast<int>(columns.bad_count));
   const ParzenEstimator good(kernels, columns.good, good_weights, parzen);
   const ParzenEstimator bad(kernels, columns.bad, bad_weights, parzen);
 
@@ -238,14 +287,7 @@ std::vector<int> always_active_parameters(const SearchSpace& space, const std::v
 
 }  // namespace
 
-TpeSampler::TpeSampler(TpeOptions options) : options_(options) {
-  if (options_.startup_trials < 0)
-    throw std::invalid_argument("tpe: startup_trials must not be negative, got " + std::to_string(options_.startup_trials));
-  if (options_.ei_candidates < 1)
-    throw std::invalid_argument("tpe: ei_candidates must be at least 1, got " + std::to_string(options_.ei_candidates));
-  if (!(options_.prior_weight > 0) || !std::isfinite(options_.prior_weight))
-    throw std::invalid_argument("tpe: prior_weight must be a positive number, got " + std::to_string(options_.prior_weight));
-}
+TpeSampler::TpeSampler(TpeOptions options) : options_(options) { validate(options_); }
 
 ParamMap TpeSampler::sample(const SearchSpace& space, std::span<const TrialRecord> history, Direction direction,
                             int64_t trial_number) {
@@ -254,7 +296,7 @@ ParamMap TpeSampler::sample(const SearchSpace& space, std::span<const TrialRecor
   const int usable = usable_count(observations);
   if (usable < options_.startup_trials || usable == 0)
     return assign_parameters(space, [&](const FlatParameter& p, int) { return sample_prior(p.distribution, rng); });
-  mark_good(observations, tpe_default_gamma(usable));
+  mark_good(observations, tpe_good_count(options_, usable));
   const RawTable table(space, observations);
 
   std::unordered_map<int, ParamValue> joint_values;

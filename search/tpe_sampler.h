@@ -9,24 +9,13 @@
 #include <vector>
 
 #include "search/sampler.h"
+#include "search/tpe_options.h"
 
 namespace gpu_tune::search {
 
-struct TpeOptions {
-  uint64_t seed = 0;
-  int startup_trials = 10;      // usable observations before TPE takes over from the prior
-  int ei_candidates = 24;       // draws from l(x) scored per parameter (or per joint sample)
-  bool multivariate = false;    // model the parameters active in every trial jointly
-  double prior_weight = 1.0;    // weight of the prior component in each estimator
-  bool consider_magic_clip = true;
-  bool consider_endpoints = false;
-  bool constant_liar = true;    // running trials count as bad observations
-};
-
 class TpeSampler final : public Sampler {
  public:
-  // Throws std::invalid_argument for a negative startup count, fewer than one candidate or
-  // a prior weight that is not positive.
+  // Throws std::invalid_argument for options out of range (see validate).
   explicit TpeSampler(TpeOptions options);
   std::string name() const override { return "tpe"; }
   // Draws from Rng(seed, trial_number) only, so the same seed, number and history give the
@@ -45,6 +34,12 @@ class TpeSampler final : public Sampler {
 
 // Optuna's default split: the good group holds min(ceil(0.1 n), 25) of n observations.
 int tpe_default_gamma(int observations);
+// The size of the good group among n usable observations under the options' split.
+int tpe_good_count(const TpeOptions& options, int observations);
+// Expected-improvement weights of the good group: each observation by how far its loss lies
+// below split_loss (Watanabe 2023), scaled to a mean of 1 so the prior keeps its share of
+// the mixture; all 1 where that gives no order (every loss at or above the split).
+std::vector<double> tpe_expected_improvement_weights(std::span<const double> good_losses, double split_loss);
 // Optuna's default observation weights, oldest first: all 1 below 25 observations, else a
 // ramp from 1/n to 1 over the older n - 25 and 1 for the newest 25.
 std::vector<double> tpe_default_weights(int observations);

@@ -49,9 +49,9 @@ TEST(StudyConfig, FullFileGivesItsSettings) {
   EXPECT_DOUBLE_EQ(*config.budget.target, 0.25);
   EXPECT_EQ(config.sampler.name, "random");
   EXPECT_EQ(config.sampler.seed, 7u);
-  EXPECT_EQ(config.sampler.startup_trials, 5);
-  EXPECT_TRUE(config.sampler.multivariate);
-  EXPECT_EQ(config.sampler.ei_candidates, 48);
+  EXPECT_EQ(config.sampler.tpe.startup_trials, 5);
+  EXPECT_TRUE(config.sampler.tpe.multivariate);
+  EXPECT_EQ(config.sampler.tpe.ei_candidates, 48);
   EXPECT_EQ(config.sampler.grid_points, 3);
   const std::vector<std::pair<std::string, std::string>> training = {{"epochs", "50"}, {"patience", "3"}, {"optimizer", "adam"}};
   EXPECT_EQ(config.training, training);

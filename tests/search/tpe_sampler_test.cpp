@@ -442,7 +442,11 @@ TEST(TpeSampler, ConstantLiarSpreadsConcurrentSuggestions) {
   RandomSampler random(2);
   const std::vector<TrialRecord> finished = run_study(random, space, shifted_sphere, 30);
   for (bool multivariate : {false, true}) {
-    TpeSampler tpe(tpe_options(4, multivariate));
+    // One trial number for all eight: the same candidates every time, so only the liar can
+    // spread the suggestions, and it needs more candidates than suggestions to spread over.
+    TpeOptions options = tpe_options(4, multivariate);
+    options.ei_candidates = 24;
+    TpeSampler tpe(options);
     std::vector<TrialRecord> history = finished;
     std::vector<ParamMap> suggestions;
     // Same seed and trial number every time: only the running trials differ.

@@ -1,0 +1,55 @@
+#pragma once
+// TPE's settings, their defaults, and how a study file or a benchmark names them.
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gpu_tune::search {
+
+// How many observations form the good group l(x) is fitted to: ceil(gamma * n) (linear, as
+// Optuna) or ceil(gamma * sqrt(n)) (sqrt, as hyperopt), at most gamma_cap when that is > 0.
+enum class TpeSplit { kLinear, kSqrt };
+// The observations' weights in each group: Optuna's (old observations fade in linearly past
+// 25), uniform, or ei for the good group (each good observation weighted by how far it lies
+// below the split, as expected improvement would; the bad group keeps Optuna's).
+enum class TpeWeights { kOptuna, kUniform, kExpectedImprovement };
+// Kernel bandwidths of a parameter modelled alone: the larger gap to the neighbouring
+// observations (hyperopt and Optuna), or Scott's rule as the joint model uses.
+enum class TpeBandwidth { kNeighbour, kScott };
+
+struct TpeOptions {
+  uint64_t seed = 0;
+  int startup_trials = 10;      // usable observations before TPE takes over from the prior
+  // Draws from l(x) scored per parameter (or per joint sample). 8, not Optuna's 24: with fewer
+  // candidates the choice is less greedy, and on the quality benchmark's nine functions that
+  // found better settings on eight (benchmarks/RESULTS.md).
+  int ei_candidates = 8;
+  bool multivariate = false;    // model the parameters active in every trial jointly
+  double prior_weight = 1.0;    // weight of the prior component in each estimator
+  bool consider_magic_clip = true;
+  bool consider_endpoints = false;
+  bool constant_liar = true;    // running trials count as bad observations
+  TpeSplit split = TpeSplit::kLinear;
+  double gamma = 0.10;
+  int gamma_cap = 25;           // 0: no cap
+  TpeWeights weights = TpeWeights::kOptuna;
+  TpeBandwidth bandwidth = TpeBandwidth::kNeighbour;
+  double min_bandwidth = 0;     // smallest bandwidth as a fraction of the range; 0: the magic clip's
+  // Score candidates with each continuous kernel weighted by its bandwidth (ParzenOptions);
+  // for parameters modelled one at a time only (see tpe_sampler.cpp).
+  // On by default: better on all nine benchmark functions but one, where it ties
+  // (benchmarks/RESULTS.md). Optuna's kernels behaved so before 3.5.
+  bool bandwidth_weighted_density = true;
+};
+
+// The option names set_tpe_option accepts, in the order the docs list them.
+const std::vector<std::string>& tpe_option_names();
+// Sets one option from its text form ("multivariate", "true"). Throws std::invalid_argument
+// naming the option and the problem for an unknown name or a value out of range, and then
+// leaves the options unchanged.
+void set_tpe_option(TpeOptions& options, std::string_view name, std::string_view value);
+// Throws std::invalid_argument naming the first option out of range.
+void validate(const TpeOptions& options);
+
+}  // namespace gpu_tune::search
