@@ -588,8 +588,12 @@ std::string study_config_help() {
                               time_limit: seconds, or a duration such as 90s, 30m, 2h
                               target: no new trial starts once the best value reaches it
                               (at or below for minimize, at or above for maximize)
-  sampler: {name: tpe | random | grid, seed: 0, startup_trials: 10, multivariate: false,
-            ei_candidates: 24, grid_points: 5}
+  sampler: {name: tpe | random | grid, seed: 0, grid_points: 5, and TPE's settings:
+            startup_trials: 10, ei_candidates: 8, multivariate: false,
+            bandwidth_weighted_density: true, split: linear | sqrt, gamma: 0.1,
+            gamma_cap: 25, weights: optuna | uniform | ei, bandwidth: neighbour | scott,
+            min_bandwidth: 0, prior_weight: 1, consider_magic_clip: true,
+            consider_endpoints: false, constant_liar: true}
   pruner: {name: none | median | asha | hyperband, ...}
                               stops poor trials after an epoch; off (none) by default
                               median: startup_trials 5, warmup_steps 0, interval_steps 1, min_trials 1

@@ -1,8 +1,9 @@
 #pragma once
-// The Tree-structured Parzen Estimator (Bergstra et al. 2011), with Optuna's defaults: the
-// observations split into a good group (the best gamma(n) = min(ceil(n / 10), 25)) and a
-// bad one, a Parzen estimator l(x) of the good and g(x) of the bad, and the next trial the
-// best of ei_candidates draws from l by log l(x) - log g(x).
+// The Tree-structured Parzen Estimator (Bergstra et al. 2011): the observations split into a
+// good group (by default Optuna's, the best min(ceil(n / 10), 25)) and a bad one, a Parzen
+// estimator l(x) of the good and g(x) of the bad, and the next trial the best of
+// ei_candidates draws from l by log l(x) - log g(x). The defaults differ from Optuna's in
+// two ways chosen by measurement (tpe_options.h, benchmarks/RESULTS.md).
 #include <cstdint>
 #include <span>
 #include <string>
