@@ -49,21 +49,71 @@ std::optional<StudyInfo> MemoryStorage::find_study(const std::string& name) {
 }
 
 TrialRecord MemoryStorage::start_trial(int64_t study_id, const ParamMap& params, const std::string& device, int slot) {
+  check_params(params);
+  std::lock_guard lock(mutex_);
+  return add_trial_locked(study(study_id), params, device, slot);
+}
+
+std::optional<TrialRecord> MemoryStorage::claim_trial(int64_t study_id, const ParamMap& params,
+                                                      const std::string& device, int slot, int64_t budget,
+                                                      const std::string& uncounted_error) {
+  check_params(params);
+  std::lock_guard lock(mutex_);
+  Study& target = study(study_id);
+  const auto counted = std::count_if(target.trials.begin(), target.trials.end(), [&](const TrialRecord& t) {
+    return !(t.state == TrialState::kFailed && t.error == uncounted_error);
+  });
+  if (counted >= budget) return std::nullopt;
+  return add_trial_locked(target, params, device, slot);
+}
+
+void MemoryStorage::heartbeat(int64_t study_id) {
+  std::lock_guard lock(mutex_);
+  Study& target = study(study_id);
+  const double now = unix_time_now();
+  for (const TrialRecord& trial : target.trials)
+    if (trial.state == TrialState::kRunning && trial.worker == worker_id()) target.heartbeats[trial.number] = now;
+}
+
+std::vector<int64_t> MemoryStorage::fail_stale_trials(int64_t study_id, const std::string& reason,
+                                                      double grace_seconds,
+                                                      const std::function<bool(const std::string&)>& is_dead) {
+  std::lock_guard lock(mutex_);
+  Study& target = study(study_id);
+  const double now = unix_time_now();
+  std::vector<int64_t> stale;
+  for (TrialRecord& trial : target.trials) {
+    if (trial.state != TrialState::kRunning) continue;
+    const auto beat = target.heartbeats.find(trial.number);
+    if (beat != target.heartbeats.end() && beat->second >= now - grace_seconds && !(is_dead && is_dead(trial.worker)))
+      continue;
+    trial.state = TrialState::kFailed;
+    trial.error = reason;
+    trial.finished_at = now;
+    stale.push_back(trial.number);
+  }
+  return stale;
+}
+
+void MemoryStorage::check_params(const ParamMap& params) {
   // The same check SqliteStorage makes by writing them, so both accept the same parameters.
   try {
     params_to_json_text(params);
   } catch (const std::invalid_argument& e) {
     throw StorageError(std::string("start_trial: ") + e.what());
   }
-  std::lock_guard lock(mutex_);
-  Study& target = study(study_id);
+}
+
+TrialRecord MemoryStorage::add_trial_locked(Study& target, const ParamMap& params, const std::string& device, int slot) {
   TrialRecord trial;
   trial.number = static_cast<int64_t>(target.trials.size());
   trial.state = TrialState::kRunning;
   trial.params = params;
   trial.device = device;
   trial.slot = slot;
+  trial.worker = worker_id();
   trial.started_at = unix_time_now();
+  target.heartbeats[trial.number] = trial.started_at;
   target.trials.push_back(trial);
   return trial;
 }

@@ -17,6 +17,11 @@ class MemoryStorage final : public Storage {
   std::optional<StudyInfo> find_study(const std::string& name) override;
 
   TrialRecord start_trial(int64_t study_id, const ParamMap& params, const std::string& device, int slot) override;
+  std::optional<TrialRecord> claim_trial(int64_t study_id, const ParamMap& params, const std::string& device, int slot,
+                                         int64_t budget, const std::string& uncounted_error) override;
+  void heartbeat(int64_t study_id) override;
+  std::vector<int64_t> fail_stale_trials(int64_t study_id, const std::string& reason, double grace_seconds,
+                                         const std::function<bool(const std::string& worker)>& is_dead) override;
   void record_step(int64_t study_id, int64_t number, const StepRecord& step) override;
   void set_trial_attributes(int64_t study_id, int64_t number, const std::map<std::string, double>& attributes) override;
   void finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
@@ -32,9 +37,12 @@ class MemoryStorage final : public Storage {
   struct Study {
     StudyInfo info;
     std::vector<TrialRecord> trials;  // trials[i].number == i
+    std::map<int64_t, double> heartbeats;  // by trial number
   };
 
+  static void check_params(const ParamMap& params);
   // Callers hold mutex_.
+  TrialRecord add_trial_locked(Study& target, const ParamMap& params, const std::string& device, int slot);
   Study& study(int64_t study_id);
   TrialRecord& running_trial(int64_t study_id, int64_t number, const char* operation);
 

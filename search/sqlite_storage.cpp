@@ -21,9 +21,11 @@ constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 60000;
 
 // Tables are created only when missing; a later schema version migrates from the number in
-// schema_version. finished_at is NULL until the trial finishes. trial_attributes and
-// study_spaces came later within version 1: opening an older file adds them (empty), and an
-// older program ignores them, so neither needs a new version number.
+// schema_version. finished_at is NULL until the trial finishes. trial_attributes,
+// study_spaces and trial_heartbeats came later within version 1: opening an older file adds
+// them (empty), and an older program ignores them, so none needs a new version number. A
+// running trial without a heartbeat row was started by such a program, which marked every
+// running trial failed at its start: it counts as stale.
 constexpr const char* kCreateSchema = R"sql(
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS studies (
@@ -68,6 +70,14 @@ CREATE TABLE IF NOT EXISTS trial_attributes (
 CREATE TABLE IF NOT EXISTS study_spaces (
   study_id INTEGER PRIMARY KEY REFERENCES studies(id) ON DELETE CASCADE,
   description TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS trial_heartbeats (
+  study_id INTEGER NOT NULL,
+  number INTEGER NOT NULL,
+  worker TEXT NOT NULL,
+  heartbeat REAL NOT NULL,
+  PRIMARY KEY (study_id, number),
+  FOREIGN KEY (study_id, number) REFERENCES trials(study_id, number) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS trials_by_state ON trials (study_id, state);
 )sql";
@@ -442,20 +452,18 @@ std::optional<StudyInfo> SqliteStorage::find_study(const std::string& name) {
   return select_study_by_name(*connection_, name, "find_study");
 }
 
-TrialRecord SqliteStorage::start_trial(int64_t study_id, const ParamMap& params, const std::string& device,
-                                       int slot) {
-  constexpr std::string_view operation = "start_trial";
-  Connection& connection = *connection_;
+namespace {
+
+// The new trial's row and its heartbeat, inside the caller's write transaction.
+TrialRecord insert_trial(Connection& connection, int64_t study_id, const ParamMap& params, const std::string& device,
+                         int slot, const std::string& worker, std::string_view operation) {
   TrialRecord trial;
   trial.state = TrialState::kRunning;
   trial.params = params;
   trial.device = device;
   trial.slot = slot;
+  trial.worker = worker;
   const std::string params_json = json_params(connection, params, operation);
-
-  // The number is read and taken under one write lock, so concurrent writers never share one.
-  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
-  study_name(connection, study_id, operation);
   {
     Query query(connection, "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?", operation);
     query.bind_int(study_id);
@@ -475,8 +483,101 @@ TrialRecord SqliteStorage::start_trial(int64_t study_id, const ParamMap& params,
       .bind_int(slot)
       .bind_real(trial.started_at)
       .run();
+  Query(connection, "INSERT INTO trial_heartbeats (study_id, number, worker, heartbeat) VALUES (?, ?, ?, ?)", operation)
+      .bind_int(study_id)
+      .bind_int(trial.number)
+      .bind_text(worker)
+      .bind_real(trial.started_at)
+      .run();
+  return trial;
+}
+
+}  // namespace
+
+TrialRecord SqliteStorage::start_trial(int64_t study_id, const ParamMap& params, const std::string& device,
+                                       int slot) {
+  constexpr std::string_view operation = "start_trial";
+  Connection& connection = *connection_;
+  // The number is read and taken under one write lock, so concurrent writers never share one.
+  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+  study_name(connection, study_id, operation);
+  TrialRecord trial = insert_trial(connection, study_id, params, device, slot, worker_id(), operation);
   transaction.commit();
   return trial;
+}
+
+std::optional<TrialRecord> SqliteStorage::claim_trial(int64_t study_id, const ParamMap& params,
+                                                      const std::string& device, int slot, int64_t budget,
+                                                      const std::string& uncounted_error) {
+  constexpr std::string_view operation = "claim_trial";
+  Connection& connection = *connection_;
+  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+  study_name(connection, study_id, operation);
+  int64_t counted = 0;
+  {
+    Query query(connection, "SELECT COUNT(*) FROM trials WHERE study_id = ? AND NOT (state = ? AND error = ?)",
+                operation);
+    query.bind_int(study_id).bind_text(trial_state_name(TrialState::kFailed)).bind_text(uncounted_error);
+    if (!query.next_row()) connection.fail_sqlite(operation);
+    counted = query.integer(0);
+  }
+  if (counted >= budget) return std::nullopt;  // the transaction rolls back: nothing written
+  TrialRecord trial = insert_trial(connection, study_id, params, device, slot, worker_id(), operation);
+  transaction.commit();
+  return trial;
+}
+
+void SqliteStorage::heartbeat(int64_t study_id) {
+  constexpr std::string_view operation = "heartbeat";
+  Connection& connection = *connection_;
+  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+  Query(connection,
+        "UPDATE trial_heartbeats SET heartbeat = ? WHERE study_id = ? AND worker = ? AND number IN "
+        "(SELECT number FROM trials WHERE study_id = ? AND state = ?)",
+        operation)
+      .bind_real(unix_time_now())
+      .bind_int(study_id)
+      .bind_text(worker_id())
+      .bind_int(study_id)
+      .bind_text(trial_state_name(TrialState::kRunning))
+      .run();
+  transaction.commit();
+}
+
+std::vector<int64_t> SqliteStorage::fail_stale_trials(int64_t study_id, const std::string& reason,
+                                                      double grace_seconds,
+                                                      const std::function<bool(const std::string&)>& is_dead) {
+  constexpr std::string_view operation = "fail_stale_trials";
+  Connection& connection = *connection_;
+  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+  study_name(connection, study_id, operation);
+  const double now = unix_time_now();
+  std::vector<int64_t> stale;
+  {
+    Query query(connection,
+                "SELECT t.number, h.worker, h.heartbeat FROM trials t LEFT JOIN trial_heartbeats h "
+                "ON h.study_id = t.study_id AND h.number = t.number WHERE t.study_id = ? AND t.state = ? "
+                "ORDER BY t.number",
+                operation);
+    query.bind_int(study_id).bind_text(trial_state_name(TrialState::kRunning));
+    while (query.next_row()) {
+      const bool without_heartbeat = query.is_null(2);
+      if (without_heartbeat || query.real(2) < now - grace_seconds || (is_dead && is_dead(query.text(1))))
+        stale.push_back(query.integer(0));
+    }
+  }
+  for (const int64_t number : stale) {
+    Query(connection, "UPDATE trials SET state = ?, error = ?, finished_at = ? WHERE study_id = ? AND number = ?",
+          operation)
+        .bind_text(trial_state_name(TrialState::kFailed))
+        .bind_text(reason)
+        .bind_real(now)
+        .bind_int(study_id)
+        .bind_int(number)
+        .run();
+  }
+  transaction.commit();
+  return stale;
 }
 
 void SqliteStorage::record_step(int64_t study_id, int64_t number, const StepRecord& step) {
@@ -559,8 +660,9 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
   };
   {
     Query query(connection,
-                "SELECT number, state, params, value, metrics, device, slot, started_at, finished_at, error "
-                "FROM trials WHERE study_id = ? ORDER BY number",
+                "SELECT t.number, t.state, t.params, t.value, t.metrics, t.device, t.slot, t.started_at, "
+                "t.finished_at, t.error, h.worker FROM trials t LEFT JOIN trial_heartbeats h "
+                "ON h.study_id = t.study_id AND h.number = t.number WHERE t.study_id = ? ORDER BY t.number",
                 operation);
     query.bind_int(study_id);
     while (query.next_row()) {
@@ -582,6 +684,7 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
       trial.started_at = query.real(7);
       trial.finished_at = query.optional_real(8).value_or(0.0);
       trial.error = query.text(9);
+      if (!query.is_null(10)) trial.worker = query.text(10);
     }
   }
   {

@@ -34,7 +34,11 @@ class StorageError : public std::runtime_error {
 
 class Storage {
  public:
+  Storage();
   virtual ~Storage() = default;
+
+  // This object's worker id (worker_id.h), recorded with every trial it starts.
+  const std::string& worker_id() const { return worker_id_; }
 
   // Creates the study, or loads it if one of that name exists (its direction and metric
   // must then agree, else StorageError naming both). A loaded study keeps the space it was
@@ -42,8 +46,22 @@ class Storage {
   virtual StudyInfo create_or_load_study(const StudyInfo& study) = 0;
   virtual std::optional<StudyInfo> find_study(const std::string& name) = 0;
 
-  // Adds a running trial with the next number, atomically across writers.
+  // Adds a running trial with the next number, atomically across writers, owned by this
+  // object's worker (worker_id()) with a fresh heartbeat.
   virtual TrialRecord start_trial(int64_t study_id, const ParamMap& params, const std::string& device, int slot) = 0;
+  // As start_trial, unless `budget` trials of the study already count toward it (every trial
+  // but the failed ones whose error is `uncounted_error`, the interrupted): then nothing is
+  // added and none returned. The count and the new number are one transaction, so many
+  // workers together meet the budget exactly.
+  virtual std::optional<TrialRecord> claim_trial(int64_t study_id, const ParamMap& params, const std::string& device,
+                                                 int slot, int64_t budget, const std::string& uncounted_error) = 0;
+  // Refreshes the heartbeat of every running trial this worker started in the study.
+  virtual void heartbeat(int64_t study_id) = 0;
+  // Marks running trials failed with `reason` when their worker is gone: their heartbeat is
+  // older than grace_seconds (or they have none: started by a program without heartbeats), or
+  // is_dead(worker) says so. Returns their numbers.
+  virtual std::vector<int64_t> fail_stale_trials(int64_t study_id, const std::string& reason, double grace_seconds,
+                                                 const std::function<bool(const std::string& worker)>& is_dead) = 0;
   virtual void record_step(int64_t study_id, int64_t number, const StepRecord& step) = 0;
   // Merges `attributes` into a running trial's (a key given again replaces its value), in one
   // commit. StorageError if the trial is not running.
@@ -67,6 +85,9 @@ class Storage {
   // commits (SQLite): a kill during it keeps all of them or none, a queue of writes costs one
   // disk flush instead of one each, and if a write throws the batch's earlier ones are undone.
   virtual void write_batch(const std::function<void()>& writes) { writes(); }
+
+ private:
+  std::string worker_id_;
 };
 
 }  // namespace gpu_tune::search

@@ -1,9 +1,12 @@
 #include "search/study_service.h"
 
 #include <algorithm>
+#include <exception>
 #include <sstream>
 #include <utility>
 #include <vector>
+
+#include "search/worker_id.h"
 
 namespace gpu_tune::search {
 namespace {
@@ -26,9 +29,68 @@ StudyService::StudyService(Storage& storage, StudyInfo study, const SearchSpace&
       writer_(storage) {
   others_version_ = writer_.use([](Storage& s) { return s.others_version(); });
   history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));
+  beat_thread_ = std::thread([this] { heartbeat_loop(); });
 }
 
-StudyService::~StudyService() = default;
+StudyService::~StudyService() {
+  {
+    std::lock_guard lock(beat_mutex_);
+    beat_stopping_ = true;
+  }
+  beat_wake_.notify_all();
+  beat_thread_.join();
+}
+
+void StudyService::set_heartbeat(std::chrono::duration<double> interval, std::chrono::duration<double> grace) {
+  {
+    std::lock_guard lock(beat_mutex_);
+    beat_interval_ = interval;
+    grace_ = grace;
+  }
+  beat_wake_.notify_all();
+}
+
+void StudyService::heartbeat_loop() {
+  std::unique_lock lock(beat_mutex_);
+  while (!beat_stopping_) {
+    const auto interval = beat_interval_;
+    if (beat_wake_.wait_for(lock, interval, [&] { return beat_stopping_ || beat_interval_ != interval; })) continue;
+    lock.unlock();
+    try {
+      bool ours_running = false, others_running = false;
+      {
+        std::lock_guard service_lock(mutex_);
+        ours_running = !in_flight_.empty();
+        const std::string& me = writer_.use([](Storage& s) -> const std::string& { return s.worker_id(); });
+        for (const TrialRecord& t : history_.trials())
+          if (t.state == TrialState::kRunning && t.worker != me && !in_flight_.count(t.number)) others_running = true;
+      }
+      if (ours_running) writer_.use([this](Storage& s) { s.heartbeat(study_.id); });
+      if (others_running) fail_stale(is_dead_local_worker);
+    } catch (const std::exception&) {
+      // The next beat tries again; a storage that stays broken fails the next real write.
+    }
+    lock.lock();
+  }
+}
+
+void StudyService::fail_stale(const std::function<bool(const std::string& worker)>& is_dead) {
+  double grace_seconds;
+  {
+    std::lock_guard lock(beat_mutex_);
+    grace_seconds = grace_.count();
+  }
+  const std::vector<int64_t> stale = writer_.use(
+      [&](Storage& s) { return s.fail_stale_trials(study_.id, kInterruptedError, grace_seconds, is_dead); });
+  if (stale.empty()) return;
+  std::lock_guard lock(mutex_);
+  for (const int64_t number : stale) {
+    const TrialRecord* trial = history_.find(number);
+    if (trial && trial->state == TrialState::kRunning)
+      history_.finish(number, TrialState::kFailed, std::nullopt, {}, kInterruptedError);
+  }
+  publish_locked(std::to_string(stale.size()) + " trial(s) whose worker stopped marked interrupted");
+}
 
 void StudyService::set_prepared_suggestions(int count) {
   std::lock_guard lock(mutex_);
@@ -42,7 +104,17 @@ bool StudyService::should_stop() const {
 
 int StudyService::recover_interrupted_trials() {
   std::lock_guard lock(mutex_);
-  const int interrupted = writer_.use([this](Storage& s) { return s.fail_running_trials(study_.id, kInterruptedError); });
+  double grace_seconds;
+  {
+    std::lock_guard beat_lock(beat_mutex_);
+    grace_seconds = grace_.count();
+  }
+  // Before any ask, no trial of this storage object's own worker can be running here.
+  const std::string me = writer_.use([](Storage& s) { return s.worker_id(); });
+  const auto left = [&](const std::string& worker) { return worker == me || is_dead_local_worker(worker); };
+  const int interrupted = static_cast<int>(
+      writer_.use([&](Storage& s) { return s.fail_stale_trials(study_.id, kInterruptedError, grace_seconds, left); })
+          .size());
   if (interrupted > 0) {
     others_version_ = writer_.use([](Storage& s) { return s.others_version(); });
     history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));
@@ -119,7 +191,15 @@ std::optional<TrialRequest> StudyService::ask(const std::string& device, int slo
     if (should_stop()) return std::nullopt;
     params = std::move(*sampled);
   }
-  const TrialRecord trial = writer_.use([&](Storage& s) { return s.start_trial(study_.id, params, device, slot); });
+  // The budget is checked again where the trial is created: other processes on the study
+  // may have taken the rest since the history was read.
+  const std::optional<TrialRecord> claimed = writer_.use(
+      [&](Storage& s) { return s.claim_trial(study_.id, params, device, slot, budget_.trials, kInterruptedError); });
+  if (!claimed) {
+    refresh_locked();
+    return std::nullopt;
+  }
+  const TrialRecord& trial = *claimed;
   history_.add_started(trial);
   in_flight_.insert(trial.number);
   std::ostringstream event;

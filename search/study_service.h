@@ -19,6 +19,7 @@
 // keeps parallel workers off one point. should_stop() takes no lock.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -27,6 +28,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "search/objective.h"
 #include "search/pruner.h"
@@ -61,9 +63,17 @@ class StudyService final : public TrialReporter {
   // Stops the study: no more trials start, and workers stop their running ones.
   void request_stop() { stop_requested_.store(true); }
 
-  // Marks the trials a stopped process left running as interrupted; returns how many. Call
-  // once, before any worker asks.
+  // Marks the trials a stopped worker left running as interrupted; returns how many. Call
+  // once, before any worker asks. A trial counts as left when its worker is this storage
+  // object, a process on this host that no longer exists, or silent for the grace period;
+  // the live trials of other gpu_tune processes on the study are left alone.
   int recover_interrupted_trials();
+
+  // While this service's trials run, their heartbeat is refreshed every `interval`, and
+  // other workers' trials whose heartbeat is older than `grace` are marked interrupted (so
+  // a worker that died on another node frees its trials). Defaults: 10 s and 60 s. Set them
+  // before workers start.
+  void set_heartbeat(std::chrono::duration<double> interval, std::chrono::duration<double> grace);
 
   // The next trial, recorded as running on `device` in `slot`; nothing once the trial
   // budget or the time limit is spent, the target is reached or the study is stopping (and
@@ -97,6 +107,9 @@ class StudyService final : public TrialReporter {
   StudyProgress progress_locked();
   void publish_locked(const std::string& event);
 
+  void heartbeat_loop();
+  void fail_stale(const std::function<bool(const std::string& worker)>& is_dead);
+
   const StudyInfo study_;
   const SearchSpace& space_;
   Sampler& sampler_;
@@ -117,6 +130,13 @@ class StudyService final : public TrialReporter {
   std::set<int64_t> in_flight_;                   // started here, not finished
   std::map<int64_t, std::string> prune_reasons_;  // trials told to stop, until they finish
   std::optional<std::string> closed_;             // why no more trials start, once that is so
+
+  // The heartbeat thread's; guarded by beat_mutex_.
+  std::mutex beat_mutex_;
+  std::condition_variable beat_wake_;
+  bool beat_stopping_ = false;
+  std::chrono::duration<double> beat_interval_{10.0}, grace_{60.0};
+  std::thread beat_thread_;  // last: started once the rest exists
 };
 
 }  // namespace gpu_tune::search

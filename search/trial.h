@@ -38,6 +38,7 @@ struct TrialRecord {
   // the pruner as part of the history.
   std::map<std::string, double> attributes;
   std::string device;                      // where it ran, e.g. "cpu" or "cuda:0"
+  std::string worker;                      // the process that ran it (worker_id.h); may be empty
   int slot = -1;
   double started_at = 0, finished_at = 0;  // seconds since the Unix epoch; 0 when not yet
   std::string error;                       // why it failed

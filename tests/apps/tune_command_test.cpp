@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -247,6 +248,54 @@ space:
       EXPECT_EQ(after.at(static_cast<size_t>(b.number)).error, search::kInterruptedError);
     }
   }
+}
+
+std::string file_text(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+TEST_F(TuneCommand, TwoProcessesOnOneStudyShareTheBudgetAndLeaveEachOthersTrialsAlone) {
+  // Before trials had owners, the second process marked the first's running trials failed
+  // at its start, and the first then stopped with an error when it reported them.
+  const fs::path study = write("study.yaml", R"(
+study: shared
+budget: {trials: 16, parallel: 2}
+sampler: {name: random, seed: 5}
+space:
+  x: {distribution: uniform, low: -2, high: 2}
+)");
+  const fs::path script = write("objective.sh", "sleep 0.3\necho \"$GPU_TUNE_X\"\n");
+  const std::vector<std::string> args = {"tune", study.string(), "--storage", (dir_ / "study.db").string(),
+                                         "--objective-command", "sh " + script.string(), "--no-progress"};
+  const pid_t first = spawn_tune(args, dir_ / "first.log");
+  // The second starts once the first has trials running.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool first_running = false;
+  while (!first_running && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    try {
+      for (const auto& t : trials_of("shared")) first_running |= t.state == search::TrialState::kRunning;
+    } catch (const std::exception&) {
+      // the study row may not exist yet
+    }
+  }
+  ASSERT_TRUE(first_running);
+  const pid_t second = spawn_tune(args, dir_ / "second.log");
+  int first_status = 0, second_status = 0;
+  waitpid(first, &first_status, 0);
+  waitpid(second, &second_status, 0);
+  EXPECT_TRUE(WIFEXITED(first_status) && WEXITSTATUS(first_status) == 0) << file_text(dir_ / "first.log");
+  EXPECT_TRUE(WIFEXITED(second_status) && WEXITSTATUS(second_status) == 0) << file_text(dir_ / "second.log");
+
+  const auto trials = trials_of("shared");
+  const search::StudyProgress progress = search::summarize(trials, search::Direction::kMinimize);
+  EXPECT_EQ(progress.complete, 16) << "the budget is met exactly, by both together";
+  EXPECT_EQ(static_cast<int64_t>(trials.size()), 16) << "no trial failed, was interrupted or ran twice";
+  std::set<std::string> workers;
+  for (const auto& t : trials) workers.insert(t.worker);
+  EXPECT_EQ(workers.size(), 2u) << "both processes ran trials";
 }
 
 }  // namespace

@@ -94,6 +94,15 @@ class CountingStorage final : public Storage {
   TrialRecord start_trial(int64_t id, const ParamMap& p, const std::string& d, int slot) override {
     return inner.start_trial(id, p, d, slot);
   }
+  std::optional<TrialRecord> claim_trial(int64_t id, const ParamMap& p, const std::string& d, int slot, int64_t budget,
+                                         const std::string& uncounted) override {
+    return inner.claim_trial(id, p, d, slot, budget, uncounted);
+  }
+  void heartbeat(int64_t id) override { inner.heartbeat(id); }
+  std::vector<int64_t> fail_stale_trials(int64_t id, const std::string& reason, double grace,
+                                         const std::function<bool(const std::string&)>& is_dead) override {
+    return inner.fail_stale_trials(id, reason, grace, is_dead);
+  }
   void record_step(int64_t id, int64_t n, const StepRecord& step) override {
     std::this_thread::sleep_for(write_delay);
     if (fail_steps) throw StorageError("record_step: the disk is full");

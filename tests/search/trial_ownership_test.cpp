@@ -1,0 +1,242 @@
+// Many workers on one study: every trial records the worker that runs it, budgets are
+// claimed in one transaction, and a trial is given up only when its worker is gone (its
+// heartbeat is older than the grace period, or it was a process on this host that died).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "search/memory_storage.h"
+#include "search/random_sampler.h"
+#include "search/sqlite_storage.h"
+#include "search/study_progress.h"
+#include "search/study_service.h"
+#include "search/worker_id.h"
+#include "tests/search/temp_directory.h"
+
+namespace gpu_tune::search {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+
+StudyInfo study_named(const std::string& name) {
+  StudyInfo study;
+  study.name = name;
+  return study;
+}
+
+const ParamMap kParams = {{"x", 0.5}};
+const std::string kInterrupted = kInterruptedError;
+
+template <typename StorageType>
+class OwnershipTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if constexpr (std::is_same_v<StorageType, SqliteStorage>) {
+      storage_ = std::make_unique<SqliteStorage>(directory_.path() / "study.db");
+    } else {
+      storage_ = std::make_unique<StorageType>();
+    }
+    study_ = storage_->create_or_load_study(study_named("s")).id;
+  }
+  Storage& storage() { return *storage_; }
+  int64_t study() const { return study_; }
+
+ private:
+  testing::TempDirectory directory_{"ownership_test"};
+  std::unique_ptr<Storage> storage_;
+  int64_t study_ = -1;
+};
+
+using Storages = ::testing::Types<MemoryStorage, SqliteStorage>;
+TYPED_TEST_SUITE(OwnershipTest, Storages);
+
+TYPED_TEST(OwnershipTest, TrialsRecordTheirWorker) {
+  const TrialRecord started = this->storage().start_trial(this->study(), kParams, "cpu:0", 0);
+  EXPECT_EQ(started.worker, this->storage().worker_id());
+  EXPECT_EQ(this->storage().trials(this->study()).at(0).worker, this->storage().worker_id());
+  EXPECT_FALSE(this->storage().worker_id().empty());
+}
+
+TYPED_TEST(OwnershipTest, ClaimsStopAtTheBudgetAndInterruptedTrialsGiveTheirPlaceBack) {
+  Storage& s = this->storage();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(s.claim_trial(this->study(), kParams, "cpu:0", i, 3, kInterrupted)) << i;
+  EXPECT_FALSE(s.claim_trial(this->study(), kParams, "cpu:0", 0, 3, kInterrupted));
+  EXPECT_EQ(s.trials(this->study()).size(), 3u) << "a refused claim writes nothing";
+  // A failed trial counts; an interrupted one does not.
+  s.finish_trial(this->study(), 0, TrialState::kFailed, std::nullopt, {}, "diverged");
+  EXPECT_FALSE(s.claim_trial(this->study(), kParams, "cpu:0", 0, 3, kInterrupted));
+  s.finish_trial(this->study(), 1, TrialState::kFailed, std::nullopt, {}, kInterrupted);
+  const auto claimed = s.claim_trial(this->study(), kParams, "cpu:0", 1, 3, kInterrupted);
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(claimed->number, 3);
+  EXPECT_EQ(claimed->state, TrialState::kRunning);
+}
+
+TYPED_TEST(OwnershipTest, OnlyTrialsWithoutAFreshHeartbeatOrWithADeadWorkerAreStale) {
+  Storage& s = this->storage();
+  s.start_trial(this->study(), kParams, "cpu:0", 0);
+  s.start_trial(this->study(), kParams, "cpu:0", 1);
+  const auto nobody_dead = [](const std::string&) { return false; };
+  EXPECT_TRUE(s.fail_stale_trials(this->study(), kInterrupted, 60.0, nobody_dead).empty());
+  // The heartbeat keeps trials alive past a short grace period...
+  std::this_thread::sleep_for(milliseconds(150));
+  s.heartbeat(this->study());
+  EXPECT_TRUE(s.fail_stale_trials(this->study(), kInterrupted, 0.1, nobody_dead).empty());
+  // ...and without it they go stale.
+  std::this_thread::sleep_for(milliseconds(150));
+  s.finish_trial(this->study(), 1, TrialState::kComplete, 1.0, {}, "");
+  EXPECT_EQ(s.fail_stale_trials(this->study(), kInterrupted, 0.1, nobody_dead), std::vector<int64_t>{0});
+  const std::vector<TrialRecord> trials = s.trials(this->study());
+  EXPECT_EQ(trials[0].state, TrialState::kFailed);
+  EXPECT_EQ(trials[0].error, kInterrupted);
+  EXPECT_EQ(trials[1].state, TrialState::kComplete) << "finished trials are never stale";
+  // A worker known to be dead is stale at once, whatever its heartbeat.
+  s.start_trial(this->study(), kParams, "cpu:0", 0);
+  const std::string me = s.worker_id();
+  EXPECT_EQ(s.fail_stale_trials(this->study(), kInterrupted, 60.0, [&](const std::string& w) { return w == me; }),
+            std::vector<int64_t>{2});
+}
+
+TEST(SqliteOwnership, WorkersWithTheirOwnConnectionsMeetTheBudgetExactly) {
+  constexpr int kWorkers = 4, kBudget = 60;
+  testing::TempDirectory directory{"ownership_test"};
+  const fs::path file = directory.path() / "study.db";
+  { SqliteStorage(file).create_or_load_study(study_named("shared")); }
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(kWorkers);
+  std::vector<int> claimed(kWorkers, 0);
+  std::vector<std::string> ids(kWorkers);
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      try {
+        SqliteStorage storage(file);
+        ids[w] = storage.worker_id();
+        const int64_t id = storage.find_study("shared")->id;
+        while (auto trial = storage.claim_trial(id, kParams, "cpu", w, kBudget, kInterrupted)) {
+          storage.finish_trial(id, trial->number, TrialState::kComplete, 1.0, {}, "");
+          claimed[w] += 1;
+        }
+      } catch (const std::exception& e) {
+        errors[w] = e.what();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  for (const std::string& error : errors) EXPECT_EQ(error, "");
+  SqliteStorage storage(file);
+  const std::vector<TrialRecord> trials = storage.trials(storage.find_study("shared")->id);
+  ASSERT_EQ(trials.size(), static_cast<size_t>(kBudget));
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), static_cast<size_t>(kWorkers))
+      << "each worker's id is its own";
+  for (size_t i = 0; i < trials.size(); ++i) EXPECT_EQ(trials[i].number, static_cast<int64_t>(i));
+  for (int w = 0; w < kWorkers; ++w) {
+    const auto owned = std::count_if(trials.begin(), trials.end(), [&](const TrialRecord& t) { return t.worker == ids[w]; });
+    EXPECT_EQ(owned, claimed[w]) << "worker " << w;
+  }
+}
+
+TEST(SqliteOwnership, ARunningTrialWithoutAHeartbeatIsStale) {
+  // A program from before heartbeats leaves running trials with no heartbeat row.
+  testing::TempDirectory directory{"ownership_test"};
+  const fs::path file = directory.path() / "study.db";
+  SqliteStorage storage(file);
+  const int64_t id = storage.create_or_load_study(study_named("old")).id;
+  storage.start_trial(id, kParams, "cpu", 0);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "DELETE FROM trial_heartbeats", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(storage.trials(id).at(0).worker, "");
+  EXPECT_EQ(storage.fail_stale_trials(id, kInterrupted, 60.0, {}), std::vector<int64_t>{0});
+}
+
+TEST(WorkerId, NamesThisHostAndProcessAndTellsADeadLocalProcess) {
+  const std::string me = make_worker_id();
+  EXPECT_NE(me.find(":" + std::to_string(getpid()) + ":"), std::string::npos) << me;
+  EXPECT_NE(make_worker_id(), me) << "two workers of one process differ";
+  EXPECT_FALSE(is_dead_local_worker(me));
+  // A child that has exited and been reaped is gone.
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  int status = 0;
+  waitpid(child, &status, 0);
+  const std::string host = me.substr(0, me.find(':'));
+  EXPECT_TRUE(is_dead_local_worker(host + ":" + std::to_string(child) + ":0badf00d"));
+  // Another host's worker, or an id not made here, is judged by heartbeats only.
+  EXPECT_FALSE(is_dead_local_worker("another-host-" + host + ":" + std::to_string(child) + ":0badf00d"));
+  EXPECT_FALSE(is_dead_local_worker("not an id"));
+  EXPECT_FALSE(is_dead_local_worker(""));
+}
+
+TEST(StudyServiceOwnership, AStartingWorkerLeavesAnotherWorkersLiveTrialsAlone) {
+  // Before heartbeats, a second process on the study marked the first's running trials
+  // interrupted at its start, and the first then failed when it reported them.
+  testing::TempDirectory directory{"ownership_test"};
+  const fs::path file = directory.path() / "study.db";
+  const SearchSpace space({{"x", bounded(DistributionKind::kUniform, 0, 1)}});
+  SqliteStorage first_storage(file), second_storage(file);
+  const StudyInfo study = first_storage.create_or_load_study(study_named("shared"));
+  RandomSampler first_sampler(1), second_sampler(2);
+  StudyService first(first_storage, study, space, first_sampler, StudyBudget{4});
+  first.recover_interrupted_trials();
+  const auto running = first.ask("cpu", 0);
+  ASSERT_TRUE(running);
+
+  StudyService second(second_storage, study, space, second_sampler, StudyBudget{4});
+  EXPECT_EQ(second.recover_interrupted_trials(), 0);
+  EXPECT_EQ(first_storage.trials(study.id).at(0).state, TrialState::kRunning);
+  // Both work on: together they meet the budget exactly.
+  first.finish(running->number, TrialOutcome{TrialState::kComplete, 0.5, {}, ""});
+  int started = 0;
+  while (auto trial = second.ask("cpu", 0)) {
+    second.finish(trial->number, TrialOutcome{TrialState::kComplete, 0.25, {}, ""});
+    ++started;
+  }
+  EXPECT_EQ(started, 3);
+  EXPECT_FALSE(first.ask("cpu", 0)) << "the budget is spent";
+  first.flush();
+  second.flush();
+  EXPECT_EQ(first_storage.trials(study.id).size(), 4u);
+}
+
+TEST(StudyServiceOwnership, AHeartbeatKeepsLongTrialsAliveAndASilentWorkerIsGivenUp) {
+  testing::TempDirectory directory{"ownership_test"};
+  const fs::path file = directory.path() / "study.db";
+  const SearchSpace space({{"x", bounded(DistributionKind::kUniform, 0, 1)}});
+  SqliteStorage live_storage(file), silent_storage(file);
+  const StudyInfo study = live_storage.create_or_load_study(study_named("shared"));
+  // A worker on another node that went silent: its trial's heartbeat is never refreshed.
+  silent_storage.start_trial(study.id, kParams, "cuda:0", 0);
+  RandomSampler sampler(1);
+  StudyService live(live_storage, study, space, sampler, StudyBudget{4});
+  live.set_heartbeat(milliseconds(50), milliseconds(400));
+  EXPECT_EQ(live.recover_interrupted_trials(), 0) << "within the grace period";
+  const auto mine = live.ask("cpu", 0);
+  ASSERT_TRUE(mine);
+  // Well past the grace period: the live worker's own trial is kept alive by its heartbeat,
+  // the silent worker's is marked interrupted by the live worker's heartbeat thread.
+  std::this_thread::sleep_for(milliseconds(1500));
+  const std::vector<TrialRecord> trials = live_storage.trials(study.id);
+  EXPECT_EQ(trials.at(0).state, TrialState::kFailed);
+  EXPECT_EQ(trials.at(0).error, kInterrupted);
+  EXPECT_EQ(trials.at(static_cast<size_t>(mine->number)).state, TrialState::kRunning);
+  live.finish(mine->number, TrialOutcome{TrialState::kComplete, 0.5, {}, ""});
+  live.flush();
+  EXPECT_EQ(live.progress().interrupted, 1);
+}
+
+}  // namespace
+}  // namespace gpu_tune::search
