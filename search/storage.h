@@ -2,7 +2,9 @@
 // Durable studies. Every state change of a trial is committed the moment it happens, so a
 // kill at any instant loses at most the running trials' progress. Implementations:
 // SQLite (one file per study directory; the default), and later PostgreSQL for many nodes.
-// Safe for several processes (and threads) writing the same study at once.
+// Safe for several processes (and threads) writing the same study at once: each Storage
+// object is one worker, which owns the trials it starts and keeps them alive with heartbeats
+// (search/README.md, "Many workers on one study").
 #include <cstdint>
 #include <functional>
 #include <map>
