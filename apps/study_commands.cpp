@@ -8,10 +8,12 @@
 #include <fstream>
 #include <iostream>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 
 #include "apps/seed_study.h"
 #include "apps/tune_command.h"
+#include "search/optuna_journal.h"
 #include "search/param_json.h"
 #include "search/sqlite_storage.h"
 #include "search/study_config.h"
@@ -48,6 +50,15 @@ OpenStudy open_study(const StudySelector& selector) {
   if (!info) throw std::runtime_error(study.path.string() + " holds no study named '" + name + "'");
   study.info = *info;
   return study;
+}
+
+// The study's search space: from the study file when one was named, else from the copy of
+// it kept with the study.
+search::SearchSpace study_space(const OpenStudy& study, const StudySelector& selector) {
+  if (selector.study_file) return search::load_study_config(*selector.study_file).space;
+  if (study.info.config.empty())
+    throw std::runtime_error("study '" + study.info.name + "' keeps no study file to read its space from; pass the study file");
+  return search::parse_study_config(study.info.config, study.path.string() + " (study '" + study.info.name + "')").space;
 }
 
 std::string csv_field(const std::string& text) {
@@ -192,6 +203,19 @@ int run_trials(const StudyCommandOptions& options, std::ostream& out, std::ostre
   return guarded("trials", log, [&] {
     OpenStudy study = open_study(options.selector);
     const auto trials = study.storage->trials(study.info.id);
+    if (options.format == "optuna-journal") {
+      // Checked before the file is opened: a study Optuna cannot hold leaves no file behind.
+      const search::SearchSpace space = study_space(study, options.selector);
+      std::ostringstream journal;
+      search::write_optuna_journal(study.info, space, trials, journal);
+      if (!options.output) {
+        out << journal.str();
+        return;
+      }
+      std::ofstream file(*options.output);
+      if (!(file << journal.str()) || !file.flush()) throw std::runtime_error("cannot write " + *options.output);
+      return;
+    }
     std::ofstream file;
     std::ostream* target = &out;
     if (options.output) {
@@ -232,7 +256,9 @@ void add_study_commands(CLI::App& app, StudyCommandOptions& options, int& exit_c
 
   CLI::App* exporter = app.add_subcommand("export", "write every trial to a file (or standard output)");
   add_selector(*exporter, options.selector);
-  exporter->add_option("--format", options.format, "csv | json")->check(CLI::IsMember({"csv", "json"}))->required();
+  exporter->add_option("--format", options.format, "csv | json | optuna-journal (Optuna's JournalStorage file)")
+      ->check(CLI::IsMember({"csv", "json", "optuna-journal"}))
+      ->required();
   exporter->add_option_function<std::string>("--output,-o", [&](const std::string& f) { options.output = f; }, "file to write");
   exporter->callback([&] { exit_code = run_trials(options, std::cout, std::cerr); });
 }

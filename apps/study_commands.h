@@ -1,6 +1,6 @@
 #pragma once
 // Reading a study back: `gpu_tune status`, `best`, `trials [--csv|--json]` and
-// `export --format csv|json [--output FILE]`.
+// `export --format csv|json|optuna-journal [--output FILE]`.
 #include <CLI/CLI.hpp>  // subcommand registration
 
 #include <iosfwd>
@@ -20,7 +20,7 @@ struct StudySelector {
 
 struct StudyCommandOptions {
   StudySelector selector;
-  std::string format = "table";  // table | csv | json
+  std::string format = "table";  // table | csv | json | optuna-journal
   std::optional<std::string> output;
 };
 
