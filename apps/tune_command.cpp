@@ -34,6 +34,19 @@ constexpr int kReducedEpochs = 3;
 constexpr const char* kReducedSuffix = "-reduced";  // the reduced run's study: NAME-reduced
 
 search::StudyConfig load_study(const TuneOptions& options) {
+  if (options.join_study) {
+    // `gpu_tune worker`: the study file is the copy kept with the study in its database.
+    const std::filesystem::path path =
+        options.storage ? std::filesystem::path(*options.storage) : default_storage_path(*options.join_study);
+    if (!std::filesystem::exists(path))
+      throw std::invalid_argument("no study database at " + path.string() + " (pass --storage FILE)");
+    search::SqliteStorage storage(path);
+    const std::optional<search::StudyInfo> info = storage.find_study(*options.join_study);
+    if (!info) throw std::invalid_argument(path.string() + " holds no study named '" + *options.join_study + "'");
+    if (info->config.empty())
+      throw std::invalid_argument("study '" + info->name + "' in " + path.string() + " keeps no study file to join it by");
+    return search::parse_study_config(info->config, path.string() + " (study '" + info->name + "')");
+  }
   if (options.study_file) return search::load_study_config(*options.study_file);
   return search::parse_study_config(kSeedStudyYaml, kSeedStudyName);
 }
@@ -107,10 +120,10 @@ std::filesystem::path default_storage_path(const std::string& study_name) {
   return std::filesystem::path("studies") / study_name / "study.db";
 }
 
-void add_tune_command(CLI::App& app, TuneOptions& options, int& exit_code) {
-  CLI::App* tune = app.add_subcommand("tune", "run or resume a study (default: the seed study, examples/fashion_mnist.yaml)");
-  tune->add_option_function<std::string>(
-      "study", [&options](const std::string& f) { options.study_file = f; }, "the study file (YAML)");
+namespace {
+
+// The flags `tune` and `worker` share.
+void add_run_flags(CLI::App* tune, TuneOptions& options) {
   tune->add_option_function<std::string>(
       "--objective-command", [&options](const std::string& c) { options.objective_command = c; },
       "tune this program instead of the engine: it gets --NAME=VALUE arguments and GPU_TUNE_NAME variables, "
@@ -142,8 +155,29 @@ void add_tune_command(CLI::App& app, TuneOptions& options, int& exit_code) {
       "--progress,!--no-progress", [&options](int64_t n) { options.live_progress = n > 0; },
       "live progress line (default: when standard output is a terminal)");
   add_engine_options(*tune, options.engine);
+}
+
+}  // namespace
+
+void add_tune_command(CLI::App& app, TuneOptions& options, int& exit_code) {
+  CLI::App* tune = app.add_subcommand("tune", "run or resume a study (default: the seed study, examples/fashion_mnist.yaml)");
+  tune->add_option_function<std::string>(
+      "study", [&options](const std::string& f) { options.study_file = f; }, "the study file (YAML)");
+  add_run_flags(tune, options);
   tune->callback([&options, &exit_code, tune] {
     options.dataset_given = tune->count("--dataset") > 0 || tune->count("--data") > 0;
+    exit_code = run_tune(options, std::cout, std::cerr);
+  });
+
+  CLI::App* worker = app.add_subcommand(
+      "worker", "join a study another gpu_tune began, with the study file kept in its database: one more worker "
+                "on the same budget (start it on as many machines or devices as you like)");
+  worker->add_option_function<std::string>(
+            "--study", [&options](const std::string& name) { options.join_study = name; }, "the study's name")
+      ->required();
+  add_run_flags(worker, options);
+  worker->callback([&options, &exit_code, worker] {
+    options.dataset_given = worker->count("--dataset") > 0 || worker->count("--data") > 0;
     exit_code = run_tune(options, std::cout, std::cerr);
   });
 }
@@ -200,7 +234,9 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
           std::all_of(devices.begin(), devices.end(), [](const TuneDevice& d) { return d.backend->name() == "cpu"; });
       reduced = cpu_only && !options.full && !options.trials && !options.epochs;
     }
-    const std::string study_name = reduced ? study.name + kReducedSuffix : study.name;
+    // A worker joins the study it names as it is: the reduced run's study keeps its caps.
+    if (options.join_study) reduced = options.join_study->ends_with(kReducedSuffix) && !options.trials && !options.epochs;
+    const std::string study_name = options.join_study ? *options.join_study : reduced ? study.name + kReducedSuffix : study.name;
     if (reduced) {
       budget.trials = std::min(budget.trials, kReducedTrials);
       engine_options.max_epochs_override = kReducedEpochs;

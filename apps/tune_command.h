@@ -17,6 +17,8 @@ struct TuneOptions {
   EngineOptions engine;
   bool dataset_given = false;  // --dataset or --data on the command line beats the study file
   std::optional<std::string> study_file;  // default: the built-in seed study (examples/fashion_mnist.yaml)
+  // `gpu_tune worker --study NAME`: join this study, reading its study file from the database.
+  std::optional<std::string> join_study;
   std::optional<std::string> objective_command;
   std::optional<std::string> devices;  // --devices: all | cpu | cpu:N | 0,2 (see tune_devices.h)
   std::optional<int> slots;            // --slots: trials at once per device

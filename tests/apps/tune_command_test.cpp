@@ -298,5 +298,58 @@ space:
   EXPECT_EQ(workers.size(), 2u) << "both processes ran trials";
 }
 
+TEST_F(TuneCommand, AWorkerJoinsAStudyByNameFromItsDatabaseAndSharesTheBudget) {
+  const fs::path study = write("study.yaml", R"(
+study: joined
+budget: {trials: 12, parallel: 2}
+sampler: {name: random, seed: 6}
+space:
+  x: {distribution: uniform, low: -2, high: 2}
+)");
+  const fs::path script = write("objective.sh", "sleep 0.3\necho \"$GPU_TUNE_X\"\n");
+  const std::string db = (dir_ / "study.db").string();
+  const pid_t first = spawn_tune({"tune", study.string(), "--storage", db, "--objective-command", "sh " + script.string(),
+                                  "--no-progress"},
+                                 dir_ / "first.log");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool started = false;
+  while (!started && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    try {
+      started = !trials_of("joined").empty();
+    } catch (const std::exception&) {
+      // the study row may not exist yet
+    }
+  }
+  ASSERT_TRUE(started);
+  // No study file: the worker reads it from the database.
+  const pid_t second = spawn_tune({"worker", "--study", "joined", "--storage", db, "--objective-command",
+                                   "sh " + script.string(), "--no-progress"},
+                                  dir_ / "second.log");
+  int first_status = 0, second_status = 0;
+  waitpid(first, &first_status, 0);
+  waitpid(second, &second_status, 0);
+  EXPECT_TRUE(WIFEXITED(first_status) && WEXITSTATUS(first_status) == 0) << file_text(dir_ / "first.log");
+  EXPECT_TRUE(WIFEXITED(second_status) && WEXITSTATUS(second_status) == 0) << file_text(dir_ / "second.log");
+  const auto trials = trials_of("joined");
+  EXPECT_EQ(trials.size(), 12u);
+  std::set<std::string> workers;
+  for (const auto& t : trials) {
+    EXPECT_EQ(t.state, search::TrialState::kComplete) << "trial " << t.number;
+    workers.insert(t.worker);
+  }
+  EXPECT_EQ(workers.size(), 2u) << "the worker ran trials too";
+
+  // A study the database does not hold is one error naming it, and nothing runs.
+  TuneOptions options;
+  options.join_study = "jioned";
+  options.storage = db;
+  options.objective_command = "sh " + script.string();
+  std::ostringstream out, log;
+  EXPECT_EQ(run_tune(options, out, log), 2);
+  EXPECT_NE(log.str().find("holds no study named 'jioned'"), std::string::npos) << log.str();
+  EXPECT_EQ(trials_of("joined").size(), 12u);
+}
+
 }  // namespace
 }  // namespace gpu_tune::app
