@@ -15,6 +15,7 @@
 #include "apps/largest_slot.h"
 #include "apps/seed_study.h"
 #include "apps/tune_devices.h"
+#include "apps/tune_events.h"
 #include "apps/tune_progress.h"
 #include "search/command_objective.h"
 #include "search/pruner_factory.h"
@@ -154,6 +155,9 @@ void add_run_flags(CLI::App* tune, TuneOptions& options) {
   tune->add_flag_function(
       "--progress,!--no-progress", [&options](int64_t n) { options.live_progress = n > 0; },
       "live progress line (default: when standard output is a terminal)");
+  tune->add_flag("--json", options.json,
+                 "print one JSON object per line for each event (trial started, epoch, pruned, finished, note, "
+                 "study done) on standard output instead of progress lines");
   add_engine_options(*tune, options.engine);
 }
 
@@ -298,16 +302,31 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
         << sampler->name() << ", pruner " << (pruner ? pruner->name() : "none") << ", budget " << budget.trials
         << " trials, " << placement << "\n";
 
-    TuneProgress progress(out, options.live_progress.value_or(isatty(STDOUT_FILENO) == 1));
+    TuneProgress progress(out, !options.json && options.live_progress.value_or(isatty(STDOUT_FILENO) == 1));
     search::StudyRunner runner(storage, info, study.space, *sampler, budget,
-                               [&](const search::StudyProgress& p, const std::string& event) { progress.update(p, event); },
+                               [&](const search::StudyProgress& p, const std::string& event) {
+                                 if (!options.json) progress.update(p, event);
+                               },
                                pruner.get());
     runner.set_stop_condition(interrupt_requested);
+    if (options.json)
+      runner.set_event_listener([&out](const search::StudyEvent& event, const search::StudyProgress& p) {
+        out << study_event_json(event, p) << std::endl;  // flushed: a reader follows it live
+      });
     std::vector<search::Objective*> workers;
     for (const auto& objective : objectives) workers.push_back(objective.get());
     const search::StudyProgress final_progress = runner.run(workers);
     progress.close();
     const std::string best = best_trial_line(storage, info, final_progress);
+    if (options.json) {
+      std::optional<std::string> stopped_by, resume;
+      if (interrupt_requested()) {
+        stopped_by = interrupt_signal() == SIGTERM ? "SIGTERM" : "SIGINT";
+        resume = resume_command(options, storage_path);
+      }
+      out << study_done_json(final_progress, stopped_by, resume) << std::endl;
+      return interrupt_requested() ? 128 + interrupt_signal() : 0;
+    }
     if (interrupt_requested()) {
       const int signal_number = interrupt_signal();
       out << "study '" << info.name << "' stopped by " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") << ": "

@@ -31,6 +31,7 @@ struct TuneOptions {
   std::optional<std::string> storage;  // SQLite file; default studies/<study>/study.db
   bool full = false;                   // the whole budget even without a GPU
   std::optional<bool> live_progress;   // default: when standard output is a terminal
+  bool json = false;                   // --json: events as JSON lines on standard output (tune_events.h)
   // The command line as typed (argv), printed as the command that resumes an interrupted
   // study; empty when run_tune is called otherwise (a shorter command is printed then).
   std::vector<std::string> invocation;

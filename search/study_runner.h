@@ -35,6 +35,8 @@ class StudyRunner final : public TrialReporter {
   // running ones stop at their next step and are recorded as interrupted, and run()
   // returns. Cheap and thread-safe, as every worker asks it after every step.
   void set_stop_condition(std::function<bool()> condition) { service_.set_stop_condition(std::move(condition)); }
+  // Every event as data too (StudyService::set_event_listener).
+  void set_event_listener(StudyService::EventListener listener) { service_.set_event_listener(std::move(listener)); }
 
   // Runs until the budget is spent and every started trial has finished, or until the stop
   // condition holds. Returns the final progress. If an objective throws, the others are

@@ -89,7 +89,7 @@ void StudyService::fail_stale(const std::function<bool(const std::string& worker
     if (trial && trial->state == TrialState::kRunning)
       history_.finish(number, TrialState::kFailed, std::nullopt, {}, kInterruptedError);
   }
-  publish_locked(std::to_string(stale.size()) + " trial(s) whose worker stopped marked interrupted");
+  publish_note_locked(std::to_string(stale.size()) + " trial(s) whose worker stopped marked interrupted");
 }
 
 void StudyService::set_prepared_suggestions(int count) {
@@ -118,7 +118,8 @@ int StudyService::recover_interrupted_trials() {
   if (interrupted > 0) {
     others_version_ = writer_.use([](Storage& s) { return s.others_version(); });
     history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));
-    publish_locked("resuming: " + std::to_string(interrupted) + " trial(s) left running by a stopped process marked failed");
+    publish_note_locked("resuming: " + std::to_string(interrupted) +
+                        " trial(s) left running by a stopped process marked failed");
   }
   return interrupted;
 }
@@ -144,7 +145,7 @@ bool StudyService::may_start_locked(const StudyProgress& progress) {
     closed_ = why.str();
   }
   if (closed_) {
-    publish_locked(*closed_);
+    publish_note_locked(*closed_);
     return false;
   }
   return progress.done() + progress.running + reserved_ < budget_.trials;
@@ -209,6 +210,13 @@ std::optional<TrialRequest> StudyService::ask(const std::string& device, int slo
   event << ":";
   for (const auto& [name, value] : params) event << " " << name << "=" << to_display_string(value);
   publish_locked(event.str());
+  StudyEvent started;
+  started.kind = StudyEvent::Kind::kTrialStarted;
+  started.trial = trial.number;
+  started.device = device;
+  started.slot = slot;
+  started.params = params;
+  emit_locked(started);
   return TrialRequest{trial.number, params};
 }
 
@@ -216,6 +224,14 @@ bool StudyService::report(int64_t number, const StepRecord& step) {
   std::lock_guard lock(mutex_);
   history_.record_step(number, step);
   writer_.enqueue([id = study_.id, number, step](Storage& s) { s.record_step(id, number, step); });
+  if (event_listener_) {
+    StudyEvent stepped;
+    stepped.kind = StudyEvent::Kind::kStep;
+    stepped.trial = number;
+    stepped.step = step.step;
+    stepped.step_value = step.value;
+    emit_locked(stepped);
+  }
   if (!pruner_) return true;
   // The pruner sees other processes' trials too, as of the last refresh; a device's thread
   // does not wait for a commit to look.
@@ -247,16 +263,34 @@ void StudyService::finish(int64_t number, const TrialOutcome& outcome) {
   event << "trial " << number << " " << trial_state_name(outcome.state);
   if (outcome.value) event << ": value " << *outcome.value;
   if (!outcome.error.empty()) event << ": " << outcome.error;
+  StudyEvent finished;
+  finished.kind = StudyEvent::Kind::kTrialFinished;
+  finished.trial = number;
+  finished.state = outcome.state;
+  finished.value = outcome.value;
+  finished.detail = outcome.error;
   if (const auto reason = prune_reasons_.find(number); reason != prune_reasons_.end()) {
-    if (outcome.state == TrialState::kPruned && !reason->second.empty()) event << "; " << reason->second;
+    if (outcome.state == TrialState::kPruned && !reason->second.empty()) {
+      event << "; " << reason->second;
+      finished.detail = reason->second;
+    }
     prune_reasons_.erase(reason);
   }
   publish_locked(event.str());
+  emit_locked(finished);
 }
 
 void StudyService::note(const std::string& event) {
   std::lock_guard lock(mutex_);
-  publish_locked(event);
+  publish_note_locked(event);
+}
+
+void StudyService::publish_note_locked(const std::string& text) {
+  publish_locked(text);
+  StudyEvent note;
+  note.kind = StudyEvent::Kind::kNote;
+  note.detail = text;
+  emit_locked(note);
 }
 
 int StudyService::interrupt_unfinished_trials() {
@@ -269,6 +303,12 @@ int StudyService::interrupt_unfinished_trials() {
     });
     prune_reasons_.erase(number);
     publish_locked("trial " + std::to_string(number) + " interrupted: not counted toward the budget");
+    StudyEvent interrupted;
+    interrupted.kind = StudyEvent::Kind::kTrialFinished;
+    interrupted.trial = number;
+    interrupted.state = TrialState::kFailed;
+    interrupted.detail = kInterruptedError;
+    emit_locked(interrupted);
   }
   writer_.flush();
   return static_cast<int>(unfinished.size());
@@ -291,6 +331,10 @@ StudyProgress StudyService::progress_locked() {
   progress.budget = budget_.trials;
   progress.elapsed_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   return progress;
+}
+
+void StudyService::emit_locked(const StudyEvent& event) {
+  if (event_listener_) event_listener_(event, progress_locked());
 }
 
 void StudyService::publish_locked(const std::string& event) {

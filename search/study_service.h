@@ -36,6 +36,7 @@
 #include "search/space.h"
 #include "search/storage.h"
 #include "search/storage_writer.h"
+#include "search/study_event.h"
 #include "search/study_history.h"
 #include "search/study_progress.h"
 #include "search/suggestion_queue.h"
@@ -57,7 +58,11 @@ class StudyService final : public TrialReporter {
   // Also stop once `condition` is true (e.g. a signal arrived). It is called often and from
   // every worker, so it must be cheap and thread-safe. Set it before workers start.
   void set_stop_condition(std::function<bool()> condition) { stop_condition_ = std::move(condition); }
-  // Keep `count` suggestions sampled ahead (0, the default: sample when asked, knowing every
+  // Also tell `listener` every event as data (StudyEvent), with the progress after it. Called
+  // under the service's lock, from one thread at a time. Set it before workers start.
+  using EventListener = std::function<void(const StudyEvent& event, const StudyProgress& progress)>;
+  void set_event_listener(EventListener listener) { event_listener_ = std::move(listener); }
+    // Keep `count` suggestions sampled ahead (0, the default: sample when asked, knowing every
   // result so far; right for one trial at a time). Set it before workers start.
   void set_prepared_suggestions(int count);
   // Stops the study: no more trials start, and workers stop their running ones.
@@ -106,6 +111,10 @@ class StudyService final : public TrialReporter {
   void prepare_locked();
   StudyProgress progress_locked();
   void publish_locked(const std::string& event);
+  // Tells the event listener, if any.
+  void emit_locked(const StudyEvent& event);
+  // A line about the study: published as text and told as a kNote event.
+  void publish_note_locked(const std::string& text);
 
   void heartbeat_loop();
   void fail_stale(const std::function<bool(const std::string& worker)>& is_dead);
@@ -118,6 +127,7 @@ class StudyService final : public TrialReporter {
   const Pruner* const pruner_;
   const std::chrono::steady_clock::time_point started_;
   std::function<bool()> stop_condition_;
+  EventListener event_listener_;
   std::atomic<bool> stop_requested_{false};
 
   mutable std::mutex mutex_;

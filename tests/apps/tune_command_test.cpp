@@ -3,13 +3,16 @@
 #include "apps/tune_command.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -349,6 +352,56 @@ space:
   EXPECT_EQ(run_tune(options, out, log), 2);
   EXPECT_NE(log.str().find("holds no study named 'jioned'"), std::string::npos) << log.str();
   EXPECT_EQ(trials_of("joined").size(), 12u);
+}
+
+TEST_F(TuneCommand, JsonPrintsEveryEventAsOneObjectPerLine) {
+  testing::write_idx_dataset(dir_ / "data", 200, 100);
+  const fs::path study = write("study.yaml", R"(
+study: followed
+budget: {trials: 5, parallel: 2}
+sampler: {name: random, seed: 2}
+training: {epochs: 3}
+space:
+  lr: {distribution: loguniform, low: 1.0e-3, high: 1.0e-1}
+)");
+  TuneOptions options = engine_tune(study);
+  options.json = true;
+  std::ostringstream out, log;
+  ASSERT_EQ(run_tune(options, out, log), 0) << log.str();
+
+  std::istringstream lines(out.str());
+  std::string line;
+  std::vector<nlohmann::json> events;
+  while (std::getline(lines, line)) {
+    ASSERT_NO_THROW(events.push_back(nlohmann::json::parse(line))) << "not one JSON object: " << line;
+    ASSERT_TRUE(events.back().contains("progress")) << line;
+  }
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back()["event"], "study_done");
+  EXPECT_EQ(events.back()["progress"]["done"], 5);
+  EXPECT_TRUE(events.back()["stopped_by"].is_null());
+  // Each trial: started, then its epochs in order, then finished, each once.
+  std::map<int64_t, std::vector<std::string>> by_trial;
+  std::map<int64_t, int64_t> last_step;
+  for (const nlohmann::json& e : events) {
+    if (!e.contains("trial")) continue;
+    const int64_t trial = e["trial"];
+    by_trial[trial].push_back(e["event"]);
+    if (e["event"] == "epoch") {
+      EXPECT_GT(e["step"].get<int64_t>(), last_step[trial]) << e.dump();
+      last_step[trial] = e["step"];
+      EXPECT_TRUE(e["value"].is_number()) << e.dump();
+    }
+    if (e["event"] == "trial_started") EXPECT_EQ(e["params"].size(), 1u) << e.dump();
+  }
+  ASSERT_EQ(by_trial.size(), 5u);
+  for (const auto& [trial, kinds] : by_trial) {
+    ASSERT_GE(kinds.size(), 3u) << "trial " << trial;
+    EXPECT_EQ(kinds.front(), "trial_started") << "trial " << trial;
+    EXPECT_EQ(kinds.back(), "trial_finished") << "trial " << trial;
+    EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "epoch"), 3) << "trial " << trial;
+  }
+  EXPECT_EQ(out.str().find("[tune]"), std::string::npos) << "no progress lines among the JSON";
 }
 
 }  // namespace
