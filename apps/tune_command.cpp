@@ -3,6 +3,7 @@
 #include <unistd.h>  // isatty
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
@@ -309,6 +310,9 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
                                },
                                pruner.get());
     runner.set_stop_condition(interrupt_requested);
+    runner.set_heartbeat(std::chrono::duration<double>(study.workers.heartbeat_seconds),
+                         std::chrono::duration<double>(study.workers.grace_seconds));
+    runner.set_retry_interrupted(study.workers.retry_interrupted);
     if (options.json)
       runner.set_event_listener([&out](const search::StudyEvent& event, const search::StudyProgress& p) {
         out << study_event_json(event, p) << std::endl;  // flushed: a reader follows it live

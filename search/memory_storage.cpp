@@ -60,11 +60,35 @@ std::optional<TrialRecord> MemoryStorage::claim_trial(int64_t study_id, const Pa
   check_params(params);
   std::lock_guard lock(mutex_);
   Study& target = study(study_id);
+  for (TrialRecord& trial : target.trials) {
+    if (trial.state != TrialState::kWaiting) continue;  // the oldest waiting trial first
+    trial.state = TrialState::kRunning;
+    trial.device = device;
+    trial.slot = slot;
+    trial.worker = worker_id();
+    trial.started_at = unix_time_now();
+    target.heartbeats[trial.number] = trial.started_at;
+    return trial;
+  }
   const auto counted = std::count_if(target.trials.begin(), target.trials.end(), [&](const TrialRecord& t) {
     return !(t.state == TrialState::kFailed && t.error == uncounted_error);
   });
   if (counted >= budget) return std::nullopt;
   return add_trial_locked(target, params, device, slot);
+}
+
+TrialRecord MemoryStorage::enqueue_trial(int64_t study_id, const ParamMap& params,
+                                         const std::map<std::string, double>& attributes) {
+  check_params(params);
+  std::lock_guard lock(mutex_);
+  Study& target = study(study_id);
+  TrialRecord trial = add_trial_locked(target, params, "", -1);
+  target.heartbeats.erase(trial.number);
+  TrialRecord& stored = target.trials.back();
+  stored.state = TrialState::kWaiting;
+  stored.worker.clear();
+  stored.attributes = attributes;
+  return stored;
 }
 
 void MemoryStorage::heartbeat(int64_t study_id) {

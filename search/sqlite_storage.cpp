@@ -513,6 +513,50 @@ std::optional<TrialRecord> SqliteStorage::claim_trial(int64_t study_id, const Pa
   Connection& connection = *connection_;
   Transaction transaction(connection, Transaction::Kind::kWrite, operation);
   study_name(connection, study_id, operation);
+  // A waiting trial first: it already counts toward the budget.
+  std::optional<std::pair<int64_t, std::string>> waiting;
+  {
+    Query query(connection, "SELECT number, params FROM trials WHERE study_id = ? AND state = ? ORDER BY number LIMIT 1",
+                operation);
+    query.bind_int(study_id).bind_text(trial_state_name(TrialState::kWaiting));
+    if (query.next_row()) waiting = std::make_pair(query.integer(0), query.text(1));
+  }
+  if (waiting) {
+    TrialRecord trial;
+    trial.number = waiting->first;
+    trial.state = TrialState::kRunning;
+    try {
+      trial.params = params_from_json_text(waiting->second);
+    } catch (const std::invalid_argument& e) {
+      connection.fail(operation, "trial " + std::to_string(trial.number) + ": " + e.what());
+    }
+    trial.device = device;
+    trial.slot = slot;
+    trial.worker = worker_id();
+    trial.started_at = unix_time_now();
+    Query(connection, "UPDATE trials SET state = ?, device = ?, slot = ?, started_at = ? WHERE study_id = ? AND number = ?",
+          operation)
+        .bind_text(trial_state_name(TrialState::kRunning))
+        .bind_text(device)
+        .bind_int(slot)
+        .bind_real(trial.started_at)
+        .bind_int(study_id)
+        .bind_int(trial.number)
+        .run();
+    Query(connection, "INSERT INTO trial_heartbeats (study_id, number, worker, heartbeat) VALUES (?, ?, ?, ?)", operation)
+        .bind_int(study_id)
+        .bind_int(trial.number)
+        .bind_text(worker_id())
+        .bind_real(trial.started_at)
+        .run();
+    {
+      Query query(connection, "SELECT key, value FROM trial_attributes WHERE study_id = ? AND number = ?", operation);
+      query.bind_int(study_id).bind_int(trial.number);
+      while (query.next_row()) trial.attributes[query.text(0)] = query.optional_real(1).value_or(0.0);
+    }
+    transaction.commit();
+    return trial;
+  }
   int64_t counted = 0;
   {
     Query query(connection, "SELECT COUNT(*) FROM trials WHERE study_id = ? AND NOT (state = ? AND error = ?)",
@@ -524,6 +568,37 @@ std::optional<TrialRecord> SqliteStorage::claim_trial(int64_t study_id, const Pa
   if (counted >= budget) return std::nullopt;  // the transaction rolls back: nothing written
   TrialRecord trial = insert_trial(connection, study_id, params, device, slot, worker_id(), operation);
   transaction.commit();
+  return trial;
+}
+
+TrialRecord SqliteStorage::enqueue_trial(int64_t study_id, const ParamMap& params,
+                                         const std::map<std::string, double>& attributes) {
+  constexpr std::string_view operation = "enqueue_trial";
+  Connection& connection = *connection_;
+  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+  study_name(connection, study_id, operation);
+  TrialRecord trial = insert_trial(connection, study_id, params, "", -1, worker_id(), operation);
+  Query(connection, "UPDATE trials SET state = ? WHERE study_id = ? AND number = ?", operation)
+      .bind_text(trial_state_name(TrialState::kWaiting))
+      .bind_int(study_id)
+      .bind_int(trial.number)
+      .run();
+  Query(connection, "DELETE FROM trial_heartbeats WHERE study_id = ? AND number = ?", operation)
+      .bind_int(study_id)
+      .bind_int(trial.number)
+      .run();
+  for (const auto& [key, value] : attributes) {
+    Query(connection, "INSERT INTO trial_attributes (study_id, number, key, value) VALUES (?, ?, ?, ?)", operation)
+        .bind_int(study_id)
+        .bind_int(trial.number)
+        .bind_text(key)
+        .bind_real(value)
+        .run();
+  }
+  transaction.commit();
+  trial.state = TrialState::kWaiting;
+  trial.worker.clear();
+  trial.attributes = attributes;
   return trial;
 }
 

@@ -31,6 +31,8 @@ class SqliteStorage final : public Storage {
   TrialRecord start_trial(int64_t study_id, const ParamMap& params, const std::string& device, int slot) override;
   std::optional<TrialRecord> claim_trial(int64_t study_id, const ParamMap& params, const std::string& device, int slot,
                                          int64_t budget, const std::string& uncounted_error) override;
+  TrialRecord enqueue_trial(int64_t study_id, const ParamMap& params,
+                            const std::map<std::string, double>& attributes) override;
   void heartbeat(int64_t study_id) override;
   std::vector<int64_t> fail_stale_trials(int64_t study_id, const std::string& reason, double grace_seconds,
                                          const std::function<bool(const std::string& worker)>& is_dead) override;

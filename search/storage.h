@@ -51,12 +51,17 @@ class Storage {
   // Adds a running trial with the next number, atomically across writers, owned by this
   // object's worker (worker_id()) with a fresh heartbeat.
   virtual TrialRecord start_trial(int64_t study_id, const ParamMap& params, const std::string& device, int slot) = 0;
-  // As start_trial, unless `budget` trials of the study already count toward it (every trial
-  // but the failed ones whose error is `uncounted_error`, the interrupted): then nothing is
-  // added and none returned. The count and the new number are one transaction, so many
+  // The oldest waiting trial (enqueue_trial), now running here with its own parameters; or
+  // else as start_trial, unless `budget` trials of the study already count toward it (every
+  // trial but the failed ones whose error is `uncounted_error`, the interrupted): then nothing
+  // is added and none returned. The count and the new number are one transaction, so many
   // workers together meet the budget exactly.
   virtual std::optional<TrialRecord> claim_trial(int64_t study_id, const ParamMap& params, const std::string& device,
                                                  int slot, int64_t budget, const std::string& uncounted_error) = 0;
+  // Adds a waiting trial with the next number and these parameters and attributes: the
+  // next claim_trial of any worker runs it (before anything sampled). Returns it.
+  virtual TrialRecord enqueue_trial(int64_t study_id, const ParamMap& params,
+                                    const std::map<std::string, double>& attributes) = 0;
   // Refreshes the heartbeat of every running trial this worker started in the study.
   virtual void heartbeat(int64_t study_id) = 0;
   // Marks running trials failed with `reason` when their worker is gone: their heartbeat is

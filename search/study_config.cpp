@@ -19,7 +19,9 @@ namespace {
 
 using KeyList = std::vector<std::string_view>;
 
-const KeyList kTopKeys = {"study", "dataset", "data", "objective", "budget", "sampler", "pruner", "training", "space"};
+const KeyList kTopKeys = {"study",  "dataset", "data",     "objective", "budget",
+                          "sampler", "pruner", "workers", "training",  "space"};
+const KeyList kWorkersKeys = {"heartbeat", "grace", "retry_interrupted"};
 const KeyList kObjectiveKeys = {"metric", "direction"};
 const KeyList kBudgetKeys = {"trials", "parallel", "time_limit", "target"};
 // name, seed and grid_points, then every TPE option but the seed (tpe_options.h).
@@ -495,6 +497,21 @@ void read_training(const Reader& reader, const Entry& training, StudyConfig& con
   }
 }
 
+void read_workers(const Reader& reader, const Entry& workers, WorkersConfig& config) {
+  for (const Entry& entry : reader.entries(workers.value, workers.at, &kWorkersKeys)) {
+    if (entry.key == "heartbeat") {
+      config.heartbeat_seconds = time_limit(reader, entry);
+    } else if (entry.key == "grace") {
+      config.grace_seconds = time_limit(reader, entry);
+    } else {
+      config.retry_interrupted = reader.integer_at_least(entry, 0);
+    }
+  }
+  if (config.grace_seconds <= config.heartbeat_seconds)
+    reader.fail(workers.at, "grace (" + std::to_string(config.grace_seconds) + " s) must be longer than heartbeat (" +
+                                std::to_string(config.heartbeat_seconds) + " s), or live trials would be given up");
+}
+
 StudyConfig read_document(const YAML::Node& root, const Reader& reader) {
   const Where top{"", 1};  // a key missing from the whole file is reported at its start
   if (!root.IsMap()) reader.fail(top, "a study file is a map of keys (study, space, ...), got " + describe(root));
@@ -511,6 +528,7 @@ StudyConfig read_document(const YAML::Node& root, const Reader& reader) {
   if (const Entry* budget = Reader::find(entries, "budget")) read_budget(reader, *budget, config.budget);
   if (const Entry* sampler = Reader::find(entries, "sampler")) read_sampler(reader, *sampler, config.sampler);
   if (const Entry* pruner = Reader::find(entries, "pruner")) read_pruner(reader, *pruner, config.pruner);
+  if (const Entry* workers = Reader::find(entries, "workers")) read_workers(reader, *workers, config.workers);
   if (const Entry* training = Reader::find(entries, "training")) read_training(reader, *training, config);
 
   const Entry& space = reader.require(entries, "space", top);
@@ -601,6 +619,11 @@ std::string study_config_help() {
                                     bootstrap_count 0
                               hyperband: min_resource 1, max_resource auto, reduction_factor 3,
                                          bootstrap_count 0
+  workers: {heartbeat: 10s, grace: 60s, retry_interrupted: 0}
+                              several gpu_tune processes on one study: a running trial's
+                              heartbeat interval; a trial silent for longer than grace is
+                              interrupted; run an interrupted trial's parameters again at
+                              most retry_interrupted times
   training: {KEY: VALUE, ...} defaults for every trial; keys: model, activation, init, optimizer,
                               lr, batch, beta1, beta2, eps, wd, momentum, nesterov, dropout, seed,
                               epochs, patience, min_delta, restore_best

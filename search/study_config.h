@@ -52,6 +52,13 @@ struct BudgetConfig {
   std::optional<double> target;  // no new trials start once the best value reaches it
 };
 
+// The `workers:` section: how workers sharing the study tell that one has stopped.
+struct WorkersConfig {
+  double heartbeat_seconds = 10;  // a running trial's heartbeat is refreshed this often
+  double grace_seconds = 60;      // a trial whose heartbeat is older is given up as interrupted
+  int retry_interrupted = 0;      // run such a trial's parameters again, at most this many times
+};
+
 struct StudyConfig {
   std::string name;                        // required
   std::string dataset = "fashion-mnist";
@@ -61,6 +68,7 @@ struct StudyConfig {
   BudgetConfig budget;
   SamplerConfig sampler;
   PrunerConfig pruner;
+  WorkersConfig workers;
   std::vector<std::pair<std::string, std::string>> training;  // training defaults as key -> scalar text, in file order
   SearchSpace space;
   std::string source_text;  // the whole file

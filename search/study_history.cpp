@@ -24,8 +24,13 @@ const TrialRecord* StudyHistory::find(int64_t number) const {
 }
 
 void StudyHistory::add_started(const TrialRecord& trial) {
-  if (index_.contains(trial.number))
-    throw StorageError("start_trial: trial " + std::to_string(trial.number) + " is already in the study");
+  if (const auto known = index_.find(trial.number); known != index_.end()) {
+    // A waiting trial (enqueued to be run again) that a claim has now started.
+    if (trials_[known->second].state != TrialState::kWaiting)
+      throw StorageError("start_trial: trial " + std::to_string(trial.number) + " is already in the study");
+    trials_[known->second] = trial;
+    return;
+  }
   // Numbers grow, so appending keeps number order unless another writer's trial came in
   // between (then the next reset puts it in place; only the order of this copy differs).
   index_[trial.number] = trials_.size();

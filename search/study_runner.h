@@ -35,6 +35,11 @@ class StudyRunner final : public TrialReporter {
   // running ones stop at their next step and are recorded as interrupted, and run()
   // returns. Cheap and thread-safe, as every worker asks it after every step.
   void set_stop_condition(std::function<bool()> condition) { service_.set_stop_condition(std::move(condition)); }
+  // Trial ownership across workers (StudyService::set_heartbeat, set_retry_interrupted).
+  void set_heartbeat(std::chrono::duration<double> interval, std::chrono::duration<double> grace) {
+    service_.set_heartbeat(interval, grace);
+  }
+  void set_retry_interrupted(int max_retries) { service_.set_retry_interrupted(max_retries); }
   // Every event as data too (StudyService::set_event_listener).
   void set_event_listener(StudyService::EventListener listener) { service_.set_event_listener(std::move(listener)); }
 

@@ -84,11 +84,15 @@ void StudyService::fail_stale(const std::function<bool(const std::string& worker
       [&](Storage& s) { return s.fail_stale_trials(study_.id, kInterruptedError, grace_seconds, is_dead); });
   if (stale.empty()) return;
   std::lock_guard lock(mutex_);
+  std::vector<TrialRecord> before;
   for (const int64_t number : stale) {
     const TrialRecord* trial = history_.find(number);
-    if (trial && trial->state == TrialState::kRunning)
+    if (!trial) continue;
+    before.push_back(*trial);
+    if (trial->state == TrialState::kRunning)
       history_.finish(number, TrialState::kFailed, std::nullopt, {}, kInterruptedError);
   }
+  retry_locked(before);
   publish_note_locked(std::to_string(stale.size()) + " trial(s) whose worker stopped marked interrupted");
 }
 
@@ -112,9 +116,13 @@ int StudyService::recover_interrupted_trials() {
   // Before any ask, no trial of this storage object's own worker can be running here.
   const std::string me = writer_.use([](Storage& s) { return s.worker_id(); });
   const auto left = [&](const std::string& worker) { return worker == me || is_dead_local_worker(worker); };
-  const int interrupted = static_cast<int>(
-      writer_.use([&](Storage& s) { return s.fail_stale_trials(study_.id, kInterruptedError, grace_seconds, left); })
-          .size());
+  const std::vector<int64_t> stale =
+      writer_.use([&](Storage& s) { return s.fail_stale_trials(study_.id, kInterruptedError, grace_seconds, left); });
+  const int interrupted = static_cast<int>(stale.size());
+  std::vector<TrialRecord> before;
+  for (const int64_t number : stale)
+    if (const TrialRecord* trial = history_.find(number)) before.push_back(*trial);
+  retry_locked(before);
   if (interrupted > 0) {
     others_version_ = writer_.use([](Storage& s) { return s.others_version(); });
     history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));
@@ -122,6 +130,24 @@ int StudyService::recover_interrupted_trials() {
                         " trial(s) left running by a stopped process marked failed");
   }
   return interrupted;
+}
+
+void StudyService::retry_locked(const std::vector<TrialRecord>& before) {
+  if (max_retries_ == 0) return;
+  int enqueued = 0;
+  for (const TrialRecord& trial : before) {
+    const auto retries = trial.attributes.find("retries");
+    const double done = retries == trial.attributes.end() ? 0.0 : retries->second;
+    if (done >= max_retries_) continue;
+    const std::map<std::string, double> attributes = {{"retry_of", static_cast<double>(trial.number)},
+                                                      {"retries", done + 1}};
+    writer_.use([&](Storage& s) { return s.enqueue_trial(study_.id, trial.params, attributes); });
+    ++enqueued;
+  }
+  if (enqueued == 0) return;
+  writer_.flush();
+  history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));
+  publish_note_locked(std::to_string(enqueued) + " interrupted trial(s) queued to run again");
 }
 
 void StudyService::refresh_locked(bool wait) {
@@ -201,6 +227,7 @@ std::optional<TrialRequest> StudyService::ask(const std::string& device, int slo
     return std::nullopt;
   }
   const TrialRecord& trial = *claimed;
+  params = trial.params;  // a waiting trial (a retry) runs its own parameters
   history_.add_started(trial);
   in_flight_.insert(trial.number);
   std::ostringstream event;

@@ -79,6 +79,11 @@ class StudyService final : public TrialReporter {
   // a worker that died on another node frees its trials). Defaults: 10 s and 60 s. Set them
   // before workers start.
   void set_heartbeat(std::chrono::duration<double> interval, std::chrono::duration<double> grace);
+  // A trial marked interrupted because its worker stopped is run again, as a new trial with
+  // the same parameters that any worker takes before sampling (attributes retry_of, the
+  // trial it repeats, and retries, how many times these parameters were retried), at most
+  // `max_retries` times (Optuna's RetryFailedTrialCallback). 0, the default: never.
+  void set_retry_interrupted(int max_retries) { max_retries_ = std::max(max_retries, 0); }
 
   // The next trial, recorded as running on `device` in `slot`; nothing once the trial
   // budget or the time limit is spent, the target is reached or the study is stopping (and
@@ -118,6 +123,9 @@ class StudyService final : public TrialReporter {
 
   void heartbeat_loop();
   void fail_stale(const std::function<bool(const std::string& worker)>& is_dead);
+  // Enqueues the retries of these trials (stale, just marked interrupted) that may run
+  // again; `before` holds their records from before they were marked. Caller holds mutex_.
+  void retry_locked(const std::vector<TrialRecord>& before);
 
   const StudyInfo study_;
   const SearchSpace& space_;
@@ -128,6 +136,7 @@ class StudyService final : public TrialReporter {
   const std::chrono::steady_clock::time_point started_;
   std::function<bool()> stop_condition_;
   EventListener event_listener_;
+  int max_retries_ = 0;
   std::atomic<bool> stop_requested_{false};
 
   mutable std::mutex mutex_;

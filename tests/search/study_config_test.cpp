@@ -19,6 +19,7 @@ data: /data/kmnist
 objective: {metric: validation_loss, direction: minimize}
 budget: {trials: 32, parallel: 4, time_limit: 2h, target: 0.25}
 sampler: {name: random, seed: 7, startup_trials: 5, multivariate: true, ei_candidates: 48, grid_points: 3}
+workers: {heartbeat: 5s, grace: 2m, retry_interrupted: 2}
 training: {epochs: 50, patience: 3, optimizer: adam}
 space:
   lr: {distribution: loguniform, low: 1.0e-4, high: 1.0e-1}
@@ -53,6 +54,9 @@ TEST(StudyConfig, FullFileGivesItsSettings) {
   EXPECT_TRUE(config.sampler.tpe.multivariate);
   EXPECT_EQ(config.sampler.tpe.ei_candidates, 48);
   EXPECT_EQ(config.sampler.grid_points, 3);
+  EXPECT_DOUBLE_EQ(config.workers.heartbeat_seconds, 5.0);
+  EXPECT_DOUBLE_EQ(config.workers.grace_seconds, 120.0);
+  EXPECT_EQ(config.workers.retry_interrupted, 2);
   const std::vector<std::pair<std::string, std::string>> training = {{"epochs", "50"}, {"patience", "3"}, {"optimizer", "adam"}};
   EXPECT_EQ(config.training, training);
   EXPECT_EQ(config.source_text, kFullStudy);
@@ -201,6 +205,10 @@ const std::string kSpace = "space:\n  x: {distribution: uniform, low: 0, high: 1
 
 std::vector<BadCase> bad_cases() {
   return {
+      {"grace not longer than heartbeat", "study: s\nworkers: {heartbeat: 30s, grace: 20s}  # <-\n" + kSpace, "workers",
+       "must be longer than heartbeat"},
+      {"negative retries", "study: s\nworkers: {retry_interrupted: -1}  # <-\n" + kSpace, "workers.retry_interrupted",
+       "at least 0"},
       {"unknown top-level key", "study: s\nstudy_name: t  # <-\n" + kSpace, "study_name", "unknown key"},
       {"unknown distribution key", "study: s\nspace:\n  lr: {distribution: uniform, low: 0, high: 1, lwo: 3}  # <-\n",
        "space.lr.lwo", "unknown key"},

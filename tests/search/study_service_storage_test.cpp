@@ -98,6 +98,9 @@ class CountingStorage final : public Storage {
                                          const std::string& uncounted) override {
     return inner.claim_trial(id, p, d, slot, budget, uncounted);
   }
+  TrialRecord enqueue_trial(int64_t id, const ParamMap& p, const std::map<std::string, double>& a) override {
+    return inner.enqueue_trial(id, p, a);
+  }
   void heartbeat(int64_t id) override { inner.heartbeat(id); }
   std::vector<int64_t> fail_stale_trials(int64_t id, const std::string& reason, double grace,
                                          const std::function<bool(const std::string&)>& is_dead) override {

@@ -238,5 +238,59 @@ TEST(StudyServiceOwnership, AHeartbeatKeepsLongTrialsAliveAndASilentWorkerIsGive
   EXPECT_EQ(live.progress().interrupted, 1);
 }
 
+TYPED_TEST(OwnershipTest, AWaitingTrialIsClaimedFirstWithItsOwnParameters) {
+  Storage& s = this->storage();
+  const TrialRecord queued = s.enqueue_trial(this->study(), {{"x", 0.75}}, {{"retry_of", 4}});
+  EXPECT_EQ(queued.state, TrialState::kWaiting);
+  EXPECT_EQ(s.trials(this->study()).at(0).state, TrialState::kWaiting);
+  // It counts toward the budget: with a budget of 1 it is the only trial that can run.
+  const auto claimed = s.claim_trial(this->study(), kParams, "cuda:1", 3, 1, kInterrupted);
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(claimed->number, queued.number);
+  EXPECT_EQ(claimed->state, TrialState::kRunning);
+  EXPECT_EQ(claimed->params, (ParamMap{{"x", 0.75}}));
+  EXPECT_EQ(claimed->device, "cuda:1");
+  EXPECT_EQ(claimed->worker, s.worker_id());
+  EXPECT_EQ(claimed->attributes.at("retry_of"), 4.0);
+  const TrialRecord stored = s.trials(this->study()).at(0);
+  EXPECT_EQ(stored.state, TrialState::kRunning);
+  EXPECT_EQ(stored.slot, 3);
+  EXPECT_EQ(stored.worker, s.worker_id());
+  EXPECT_FALSE(s.claim_trial(this->study(), kParams, "cuda:1", 3, 1, kInterrupted));
+  EXPECT_TRUE(s.fail_stale_trials(this->study(), kInterrupted, 60.0, {}).empty()) << "its heartbeat began at the claim";
+}
+
+TEST(StudyServiceOwnership, AnInterruptedTrialRunsAgainAtMostTheRetriesAllowed) {
+  testing::TempDirectory directory{"ownership_test"};
+  const fs::path file = directory.path() / "study.db";
+  const SearchSpace space({{"x", bounded(DistributionKind::kUniform, 0, 1)}});
+  SqliteStorage live_storage(file), silent_storage(file);
+  const StudyInfo study = live_storage.create_or_load_study(study_named("shared"));
+  silent_storage.start_trial(study.id, {{"x", 0.125}}, "cuda:0", 0);  // its worker then goes silent
+  RandomSampler sampler(1);
+  StudyService live(live_storage, study, space, sampler, StudyBudget{3});
+  live.set_heartbeat(milliseconds(50), milliseconds(300));
+  live.set_retry_interrupted(1);
+  live.recover_interrupted_trials();
+  std::this_thread::sleep_for(milliseconds(800));
+  const std::vector<TrialRecord> after = live_storage.trials(study.id);
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after[0].error, kInterrupted);
+  EXPECT_EQ(after[1].state, TrialState::kWaiting);
+  // The next ask runs the retry, not a sampled point.
+  const auto retry = live.ask("cpu", 0);
+  ASSERT_TRUE(retry);
+  EXPECT_EQ(retry->number, 1);
+  EXPECT_EQ(retry->params, (ParamMap{{"x", 0.125}}));
+  // A retry that is interrupted in turn is not retried again (at most 1).
+  live.finish(retry->number, TrialOutcome{TrialState::kFailed, std::nullopt, {}, kInterrupted});
+  live.flush();
+  SqliteStorage late(file);
+  StudyService next(late, study, space, sampler, StudyBudget{3});
+  next.set_retry_interrupted(1);
+  EXPECT_EQ(next.recover_interrupted_trials(), 0);
+  for (const TrialRecord& t : late.trials(study.id)) EXPECT_NE(t.state, TrialState::kWaiting) << "trial " << t.number;
+}
+
 }  // namespace
 }  // namespace gpu_tune::search
