@@ -176,9 +176,15 @@ int run_status(const StudyCommandOptions& options, std::ostream& out, std::ostre
     if (p.interrupted) out << " of which " << p.interrupted << " interrupted";
     out << ", " << p.running << " running)\n";
     if (p.best_value) out << "best: trial " << p.best_trial << " with " << number_text(*p.best_value) << "\n";
-    for (const auto& t : trials)
-      if (t.state == search::TrialState::kRunning)
-        out << "running: trial " << t.number << " on " << t.device << " slot " << t.slot << ": " << params_text(t.params) << "\n";
+    for (const auto& t : trials) {
+      if (t.state == search::TrialState::kRunning) {
+        out << "running: trial " << t.number << " on " << t.device << " slot " << t.slot;
+        if (!t.worker.empty()) out << " by " << t.worker;  // HOST:PID:RANDOM
+        out << ": " << params_text(t.params) << "\n";
+      } else if (t.state == search::TrialState::kWaiting) {
+        out << "waiting: trial " << t.number << " (to run again): " << params_text(t.params) << "\n";
+      }
+    }
   });
 }
 

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "apps/engine_objective.h"
+#include "apps/study_commands.h"
 #include "search/sqlite_storage.h"
 #include "search/study_runner.h"
 #include "tests/apps/idx_fixture.h"
@@ -285,6 +286,13 @@ space:
     }
   }
   ASSERT_TRUE(first_running);
+  // `status` names the process that runs each trial.
+  StudyCommandOptions reading;
+  reading.selector.storage = (dir_ / "study.db").string();
+  reading.selector.study_name = "shared";
+  std::ostringstream status, status_errors;
+  ASSERT_EQ(run_status(reading, status, status_errors), 0) << status_errors.str();
+  EXPECT_NE(status.str().find(":" + std::to_string(first) + ":"), std::string::npos) << status.str();
   const pid_t second = spawn_tune(args, dir_ / "second.log");
   int first_status = 0, second_status = 0;
   waitpid(first, &first_status, 0);
