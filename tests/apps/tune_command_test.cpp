@@ -400,7 +400,9 @@ space:
       last_step[trial] = e["step"];
       EXPECT_TRUE(e["value"].is_number()) << e.dump();
     }
-    if (e["event"] == "trial_started") EXPECT_EQ(e["params"].size(), 1u) << e.dump();
+    if (e["event"] == "trial_started") {
+      EXPECT_EQ(e["params"].size(), 1u) << e.dump();
+    }
   }
   ASSERT_EQ(by_trial.size(), 5u);
   for (const auto& [trial, kinds] : by_trial) {
@@ -410,6 +412,65 @@ space:
     EXPECT_EQ(std::count(kinds.begin(), kinds.end(), "epoch"), 3) << "trial " << trial;
   }
   EXPECT_EQ(out.str().find("[tune]"), std::string::npos) << "no progress lines among the JSON";
+}
+
+TEST_F(TuneCommand, WorkersSurviveOneKilledMidRunAndMeetTheBudgetExactly) {
+  // Three processes on one study; one is killed with SIGKILL mid-run. Its running trials are
+  // given up by the others' heartbeat threads (a dead process on this host is seen at the
+  // next beat), their places come back, and the survivors finish the budget exactly.
+  const fs::path study = write("study.yaml", R"(
+study: load
+budget: {trials: 240, parallel: 2}
+sampler: {name: random, seed: 9}
+workers: {heartbeat: 0.5s, grace: 30s}
+space:
+  x: {distribution: uniform, low: -2, high: 2}
+)");
+  const fs::path script = write("objective.sh", "sleep 0.05\necho \"$GPU_TUNE_X\"\n");
+  const std::vector<std::string> args = {"tune", study.string(), "--storage", (dir_ / "study.db").string(),
+                                         "--objective-command", "sh " + script.string(), "--no-progress"};
+  std::vector<pid_t> workers;
+  for (int w = 0; w < 3; ++w) workers.push_back(spawn_tune(args, dir_ / ("worker" + std::to_string(w) + ".log")));
+  // Kill the first once a third of the budget is complete and it has trials running.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  bool killed = false;
+  while (!killed && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    try {
+      const auto trials = trials_of("load");
+      int complete = 0;
+      for (const auto& t : trials) complete += t.state == search::TrialState::kComplete;
+      const std::string victim = ":" + std::to_string(workers[0]) + ":";
+      const bool victim_running = std::any_of(trials.begin(), trials.end(), [&](const search::TrialRecord& t) {
+        return t.state == search::TrialState::kRunning && t.worker.find(victim) != std::string::npos;
+      });
+      if (complete >= 80 && victim_running) killed = kill(workers[0], SIGKILL) == 0;
+    } catch (const std::exception&) {
+      // the study may not exist yet
+    }
+  }
+  ASSERT_TRUE(killed) << "the first worker never had trials running after 80 were complete";
+  int status = 0;
+  waitpid(workers[0], &status, 0);
+  for (size_t w = 1; w < workers.size(); ++w) {
+    waitpid(workers[w], &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << file_text(dir_ / ("worker" + std::to_string(w) + ".log"));
+  }
+  const auto trials = trials_of("load");
+  const search::StudyProgress progress = search::summarize(trials, search::Direction::kMinimize);
+  EXPECT_EQ(progress.done(), 240) << "the budget is met exactly";
+  EXPECT_EQ(progress.complete, 240);
+  EXPECT_EQ(progress.running, 0) << "the killed worker's trials were given up, not left running";
+  EXPECT_GE(progress.interrupted, 1) << "the killed worker had trials running";
+  std::set<std::string> owners;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    EXPECT_EQ(trials[i].number, static_cast<int64_t>(i));
+    owners.insert(trials[i].worker);
+    if (trials[i].state == search::TrialState::kFailed) {
+      EXPECT_EQ(trials[i].error, search::kInterruptedError);
+    }
+  }
+  EXPECT_EQ(owners.size(), 3u) << "every worker ran trials";
 }
 
 }  // namespace
