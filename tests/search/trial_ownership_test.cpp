@@ -228,8 +228,15 @@ TEST(StudyServiceOwnership, AHeartbeatKeepsLongTrialsAliveAndASilentWorkerIsGive
   ASSERT_TRUE(mine);
   // Well past the grace period: the live worker's own trial is kept alive by its heartbeat,
   // the silent worker's is marked interrupted by the live worker's heartbeat thread.
-  std::this_thread::sleep_for(milliseconds(1500));
-  const std::vector<TrialRecord> trials = live_storage.trials(study.id);
+  // (Polled, for a loaded machine: the beats come every 50 ms, the grace ends at 400 ms.)
+  std::vector<TrialRecord> trials;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    std::this_thread::sleep_for(milliseconds(100));
+    trials = live_storage.trials(study.id);
+  } while (trials.at(0).state == TrialState::kRunning && std::chrono::steady_clock::now() < deadline);
+  std::this_thread::sleep_for(milliseconds(600));  // well past the grace: the live trial still runs
+  trials = live_storage.trials(study.id);
   EXPECT_EQ(trials.at(0).state, TrialState::kFailed);
   EXPECT_EQ(trials.at(0).error, kInterrupted);
   EXPECT_EQ(trials.at(static_cast<size_t>(mine->number)).state, TrialState::kRunning);
@@ -272,8 +279,12 @@ TEST(StudyServiceOwnership, AnInterruptedTrialRunsAgainAtMostTheRetriesAllowed) 
   live.set_heartbeat(milliseconds(50), milliseconds(300));
   live.set_retry_interrupted(1);
   live.recover_interrupted_trials();
-  std::this_thread::sleep_for(milliseconds(800));
-  const std::vector<TrialRecord> after = live_storage.trials(study.id);
+  std::vector<TrialRecord> after;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    std::this_thread::sleep_for(milliseconds(100));
+    after = live_storage.trials(study.id);
+  } while (after.size() < 2 && std::chrono::steady_clock::now() < deadline);
   ASSERT_EQ(after.size(), 2u);
   EXPECT_EQ(after[0].error, kInterrupted);
   EXPECT_EQ(after[1].state, TrialState::kWaiting);
