@@ -2,6 +2,8 @@
 // A test fixture with a folder of its own for study files and the study database,
 // named after the test and the process so that tests running at once never share one.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>  // getpid
 
 #include <filesystem>
@@ -11,6 +13,7 @@
 
 #include "apps/tune_command.h"
 #include "search/sqlite_storage.h"
+#include "tests/apps/tune_process.h"
 
 namespace gpu_tune::testing {
 
@@ -23,7 +26,24 @@ class StudyFolderTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    // A child the test did not reap (an assertion ended it first) is killed, so that no test
+    // leaves a gpu_tune running behind it.
+    for (const pid_t child : children_) {
+      if (waitpid(child, nullptr, WNOHANG) == 0) {
+        kill(child, SIGKILL);
+        waitpid(child, nullptr, 0);
+      }
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  // `gpu_tune ARGS...` in a child process (tune_process.h), killed at TearDown if still there.
+  pid_t spawn(const std::vector<std::string>& args, const std::filesystem::path& log_file) {
+    const pid_t child = spawn_gpu_tune(args, log_file);
+    children_.push_back(child);
+    return child;
+  }
 
   std::filesystem::path write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name) << text;
@@ -51,6 +71,7 @@ class StudyFolderTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  std::vector<pid_t> children_;
 };
 
 }  // namespace gpu_tune::testing

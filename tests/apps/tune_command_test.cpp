@@ -177,26 +177,6 @@ TEST_F(TuneCommand, BadStudyFileIsAnErrorAndNothingRuns) {
 }
 
 // Runs the real gpu_tune binary; returns its pid.
-pid_t spawn_tune(const std::vector<std::string>& args, const fs::path& log_file) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    std::string binary = GPU_TUNE_BINARY;
-    argv.push_back(binary.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    FILE* log = std::fopen(log_file.c_str(), "w");
-    if (log) {
-      dup2(fileno(log), STDOUT_FILENO);
-      dup2(fileno(log), STDERR_FILENO);
-    }
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
 TEST_F(TuneCommand, KilledInTheMiddleThenResumedLosesNoCompletedTrial) {
   const fs::path study = write("study.yaml", R"(
 study: durable
@@ -209,7 +189,7 @@ space:
   const fs::path script = write("objective.sh", "sleep 0.2\necho \"gpu_tune:step=1 value=$GPU_TUNE_N\"\necho \"$GPU_TUNE_X\"\n");
   const std::vector<std::string> args = {"tune",           study.string(),   "--storage", (dir_ / "study.db").string(),
                                          "--objective-command", "sh " + script.string(), "--no-progress"};
-  const pid_t first = spawn_tune(args, dir_ / "first.log");
+  const pid_t first = spawn(args, dir_ / "first.log");
   // Wait until some trials are complete, then kill at that arbitrary moment.
   std::vector<search::TrialRecord> before;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -232,7 +212,7 @@ space:
   before = trials_of("durable");
   ASSERT_LT(before.size(), 12u) << "the study finished before the kill; the test proves nothing";
 
-  const pid_t second = spawn_tune(args, dir_ / "second.log");
+  const pid_t second = spawn(args, dir_ / "second.log");
   waitpid(second, &status, 0);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   const auto after = trials_of("durable");
@@ -273,7 +253,7 @@ space:
   const fs::path script = write("objective.sh", "sleep 0.3\necho \"$GPU_TUNE_X\"\n");
   const std::vector<std::string> args = {"tune", study.string(), "--storage", (dir_ / "study.db").string(),
                                          "--objective-command", "sh " + script.string(), "--no-progress"};
-  const pid_t first = spawn_tune(args, dir_ / "first.log");
+  const pid_t first = spawn(args, dir_ / "first.log");
   // The second starts once the first has trials running.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   bool first_running = false;
@@ -293,7 +273,7 @@ space:
   std::ostringstream status, status_errors;
   ASSERT_EQ(run_status(reading, status, status_errors), 0) << status_errors.str();
   EXPECT_NE(status.str().find(":" + std::to_string(first) + ":"), std::string::npos) << status.str();
-  const pid_t second = spawn_tune(args, dir_ / "second.log");
+  const pid_t second = spawn(args, dir_ / "second.log");
   int first_status = 0, second_status = 0;
   waitpid(first, &first_status, 0);
   waitpid(second, &second_status, 0);
@@ -319,7 +299,7 @@ space:
 )");
   const fs::path script = write("objective.sh", "sleep 0.3\necho \"$GPU_TUNE_X\"\n");
   const std::string db = (dir_ / "study.db").string();
-  const pid_t first = spawn_tune({"tune", study.string(), "--storage", db, "--objective-command", "sh " + script.string(),
+  const pid_t first = spawn({"tune", study.string(), "--storage", db, "--objective-command", "sh " + script.string(),
                                   "--no-progress"},
                                  dir_ / "first.log");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -334,7 +314,7 @@ space:
   }
   ASSERT_TRUE(started);
   // No study file: the worker reads it from the database.
-  const pid_t second = spawn_tune({"worker", "--study", "joined", "--storage", db, "--objective-command",
+  const pid_t second = spawn({"worker", "--study", "joined", "--storage", db, "--objective-command",
                                    "sh " + script.string(), "--no-progress"},
                                   dir_ / "second.log");
   int first_status = 0, second_status = 0;
@@ -430,7 +410,7 @@ space:
   const std::vector<std::string> args = {"tune", study.string(), "--storage", (dir_ / "study.db").string(),
                                          "--objective-command", "sh " + script.string(), "--no-progress"};
   std::vector<pid_t> workers;
-  for (int w = 0; w < 3; ++w) workers.push_back(spawn_tune(args, dir_ / ("worker" + std::to_string(w) + ".log")));
+  for (int w = 0; w < 3; ++w) workers.push_back(spawn(args, dir_ / ("worker" + std::to_string(w) + ".log")));
   // Kill the first once a third of the budget is complete and it has trials running.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   bool killed = false;

@@ -28,7 +28,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 using gpu_tune::testing::group_alive;
 using gpu_tune::testing::read_file;
-using gpu_tune::testing::spawn_gpu_tune;
 using gpu_tune::testing::wait_for_exit;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
@@ -76,7 +75,7 @@ space:
   const std::vector<std::string> args = {"tune", study.string(), "--storage", (dir_ / "study.db").string(),
                                          "--data", (dir_ / "data").string(), "--validation-size", "100",
                                          "--devices", "cpu:2", "--full", "--no-progress"};
-  const pid_t first = spawn_gpu_tune(args, dir_ / "first.log");
+  const pid_t first = spawn(args, dir_ / "first.log");
   // The first two trials are complete and the next two have just started.
   ASSERT_TRUE(wait_until("interrupted", [](const search::StudyProgress& p) { return p.complete >= 2 && p.running == 2; }))
       << read_file(dir_ / "first.log");
@@ -120,7 +119,7 @@ space:
     }
   }
 
-  const pid_t second = spawn_gpu_tune(args, dir_ / "second.log");
+  const pid_t second = spawn(args, dir_ / "second.log");
   const std::optional<int> resumed = wait_for_exit(second, std::chrono::seconds(60));
   ASSERT_TRUE(resumed && WIFEXITED(*resumed) && WEXITSTATUS(*resumed) == 0) << read_file(dir_ / "second.log");
   const std::vector<search::TrialRecord> after = trials_of("interrupted");
@@ -163,7 +162,7 @@ space:
 
 TEST_F(TuneInterrupt, SigintTerminatesTheObjectiveCommandsProcessGroups) {
   const fs::path study = write("study.yaml", kCommandStudy);
-  const pid_t tune = spawn_gpu_tune({"tune", study.string(), "--storage", (dir_ / "study.db").string(), "--objective-command",
+  const pid_t tune = spawn({"tune", study.string(), "--storage", (dir_ / "study.db").string(), "--objective-command",
                                      sleeping_command(dir_, false), "--no-progress"},
                                     dir_ / "tune.log");
   const Clock::time_point start = Clock::now();
@@ -190,7 +189,7 @@ TEST_F(TuneInterrupt, SigintTerminatesTheObjectiveCommandsProcessGroups) {
 TEST_F(TuneInterrupt, ASecondSigintExitsAtOnceAndLeavesTheStudyIntact) {
   const fs::path study = write("study.yaml", kCommandStudy);
   // The commands ignore SIGTERM, so a clean stop would wait out its 2 s grace.
-  const pid_t tune = spawn_gpu_tune({"tune", study.string(), "--storage", (dir_ / "study.db").string(), "--objective-command",
+  const pid_t tune = spawn({"tune", study.string(), "--storage", (dir_ / "study.db").string(), "--objective-command",
                                      sleeping_command(dir_, true), "--no-progress"},
                                     dir_ / "tune.log");
   const Clock::time_point start = Clock::now();
