@@ -183,20 +183,6 @@ std::vector<TrialRecord> MemoryStorage::trials(int64_t study_id) {
   return study(study_id).trials;
 }
 
-int MemoryStorage::fail_running_trials(int64_t study_id, const std::string& reason) {
-  std::lock_guard lock(mutex_);
-  int failed = 0;
-  const double now = unix_time_now();
-  for (TrialRecord& trial : study(study_id).trials) {
-    if (trial.state != TrialState::kRunning) continue;
-    trial.state = TrialState::kFailed;
-    trial.error = reason;
-    trial.finished_at = now;
-    ++failed;
-  }
-  return failed;
-}
-
 MemoryStorage::Study& MemoryStorage::study(int64_t study_id) {
   auto found = studies_.find(study_id);
   if (found == studies_.end()) throw StorageError("no study with id " + std::to_string(study_id));

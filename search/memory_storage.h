@@ -30,7 +30,6 @@ class MemoryStorage final : public Storage {
                     const std::map<std::string, double>& metrics, const std::string& error,
                     std::optional<double> finished_at = std::nullopt) override;
   std::vector<TrialRecord> trials(int64_t study_id) override;
-  int fail_running_trials(int64_t study_id, const std::string& reason) override;
   // One object is one writer: code that shares a MemoryStorage shares its view of every
   // write, so there are no others to see (several writers of one study use SQLite files).
   uint64_t others_version() override { return 0; }

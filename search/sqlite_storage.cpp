@@ -799,24 +799,6 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
   return trials;
 }
 
-int SqliteStorage::fail_running_trials(int64_t study_id, const std::string& reason) {
-  constexpr std::string_view operation = "fail_running_trials";
-  Connection& connection = *connection_;
-  Transaction transaction(connection, Transaction::Kind::kWrite, operation);
-  study_name(connection, study_id, operation);
-  Query(connection,
-        "UPDATE trials SET state = ?, error = ?, finished_at = ? WHERE study_id = ? AND state = ?", operation)
-      .bind_text(trial_state_name(TrialState::kFailed))
-      .bind_text(reason)
-      .bind_real(unix_time_now())
-      .bind_int(study_id)
-      .bind_text(trial_state_name(TrialState::kRunning))
-      .run();
-  const int failed = sqlite3_changes(connection.db());
-  transaction.commit();
-  return failed;
-}
-
 uint64_t SqliteStorage::others_version() {
   constexpr std::string_view operation = "others_version";
   Query query(*connection_, "PRAGMA data_version", operation);

@@ -42,7 +42,6 @@ class SqliteStorage final : public Storage {
                     const std::map<std::string, double>& metrics, const std::string& error,
                     std::optional<double> finished_at = std::nullopt) override;
   std::vector<TrialRecord> trials(int64_t study_id) override;
-  int fail_running_trials(int64_t study_id, const std::string& reason) override;
   uint64_t others_version() override;  // SQLite's data_version of this connection
   void write_batch(const std::function<void()>& writes) override;
 

@@ -80,9 +80,6 @@ class Storage {
                             const std::map<std::string, double>& metrics, const std::string& error,
                     std::optional<double> finished_at = std::nullopt) = 0;
   virtual std::vector<TrialRecord> trials(int64_t study_id) = 0;
-  // On resume: marks every trial still "running" as failed with `reason` (their process
-  // died). Returns how many.
-  virtual int fail_running_trials(int64_t study_id, const std::string& reason) = 0;
 
   // A number that changes whenever another writer (another Storage object, in this process or
   // another) commits a change; this object's own writes leave it as it is. A reader that keeps

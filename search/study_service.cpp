@@ -28,6 +28,7 @@ StudyService::StudyService(Storage& storage, StudyInfo study, const SearchSpace&
       started_(std::chrono::steady_clock::now()),
       writer_(storage) {
   others_version_ = writer_.use([](Storage& s) { return s.others_version(); });
+  worker_id_ = writer_.use([](Storage& s) { return s.worker_id(); });
   history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));
   beat_thread_ = std::thread([this] { heartbeat_loop(); });
 }
@@ -61,9 +62,9 @@ void StudyService::heartbeat_loop() {
       {
         std::lock_guard service_lock(mutex_);
         ours_running = !in_flight_.empty();
-        const std::string& me = writer_.use([](Storage& s) -> const std::string& { return s.worker_id(); });
         for (const TrialRecord& t : history_.trials())
-          if (t.state == TrialState::kRunning && t.worker != me && !in_flight_.count(t.number)) others_running = true;
+          if (t.state == TrialState::kRunning && t.worker != worker_id_ && !in_flight_.contains(t.number))
+            others_running = true;
       }
       if (ours_running) writer_.use([this](Storage& s) { s.heartbeat(study_.id); });
       if (others_running) fail_stale(is_dead_local_worker);
@@ -114,8 +115,7 @@ int StudyService::recover_interrupted_trials() {
     grace_seconds = grace_.count();
   }
   // Before any ask, no trial of this storage object's own worker can be running here.
-  const std::string me = writer_.use([](Storage& s) { return s.worker_id(); });
-  const auto left = [&](const std::string& worker) { return worker == me || is_dead_local_worker(worker); };
+  const auto left = [&](const std::string& worker) { return worker == worker_id_ || is_dead_local_worker(worker); };
   const std::vector<int64_t> stale =
       writer_.use([&](Storage& s) { return s.fail_stale_trials(study_.id, kInterruptedError, grace_seconds, left); });
   const int interrupted = static_cast<int>(stale.size());

@@ -141,6 +141,7 @@ class StudyService final : public TrialReporter {
 
   mutable std::mutex mutex_;
   StorageWriter writer_;
+  std::string worker_id_;  // the storage's, read once
   StudyHistory history_;
   uint64_t others_version_ = 0;                   // of the history as read
   std::unique_ptr<SuggestionQueue> suggestions_;  // null: sampled when asked

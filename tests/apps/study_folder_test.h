@@ -6,9 +6,11 @@
 #include <sys/wait.h>
 #include <unistd.h>  // getpid
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "apps/tune_command.h"
@@ -68,6 +70,28 @@ class StudyFolderTest : public ::testing::Test {
   std::vector<search::TrialRecord> trials_of(const std::string& study) {
     search::SqliteStorage storage(dir_ / "study.db");
     return storage.trials(storage.find_study(study)->id);
+  }
+  // The same, or none while the database or the study does not exist yet (a process the
+  // test started is still creating them).
+  std::vector<search::TrialRecord> trials_so_far(const std::string& study) {
+    if (!std::filesystem::exists(dir_ / "study.db")) return {};
+    try {
+      search::SqliteStorage storage(dir_ / "study.db");
+      const auto info = storage.find_study(study);
+      return info ? storage.trials(info->id) : std::vector<search::TrialRecord>{};
+    } catch (const search::StorageError&) {
+      return {};
+    }
+  }
+  // Polls the study's trials until `ready(trials)` holds: true then, false after `timeout`.
+  template <typename Ready>
+  bool wait_for(const std::string& study, Ready ready, std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (ready(trials_so_far(study))) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
   }
 
   std::filesystem::path dir_;

@@ -177,6 +177,19 @@ TEST_F(TuneCommand, BadStudyFileIsAnErrorAndNothingRuns) {
 }
 
 // Runs the real gpu_tune binary; returns its pid.
+int complete_count(const std::vector<search::TrialRecord>& trials) {
+  return static_cast<int>(std::count_if(trials.begin(), trials.end(), [](const search::TrialRecord& t) {
+    return t.state == search::TrialState::kComplete;
+  }));
+}
+
+std::string file_text(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
 TEST_F(TuneCommand, KilledInTheMiddleThenResumedLosesNoCompletedTrial) {
   const fs::path study = write("study.yaml", R"(
 study: durable
@@ -191,25 +204,12 @@ space:
                                          "--objective-command", "sh " + script.string(), "--no-progress"};
   const pid_t first = spawn(args, dir_ / "first.log");
   // Wait until some trials are complete, then kill at that arbitrary moment.
-  std::vector<search::TrialRecord> before;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (!fs::exists(dir_ / "study.db")) continue;
-    try {
-      before = trials_of("durable");
-    } catch (const std::exception&) {
-      continue;  // the study row may not exist yet
-    }
-    int complete = 0;
-    for (const auto& t : before) complete += t.state == search::TrialState::kComplete;
-    if (complete >= 3) break;
-  }
+  wait_for("durable", [](const std::vector<search::TrialRecord>& trials) { return complete_count(trials) >= 3; });
   ASSERT_EQ(kill(first, SIGKILL), 0);
   int status = 0;
   waitpid(first, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status));
-  before = trials_of("durable");
+  const std::vector<search::TrialRecord> before = trials_of("durable");
   ASSERT_LT(before.size(), 12u) << "the study finished before the kill; the test proves nothing";
 
   const pid_t second = spawn(args, dir_ / "second.log");
@@ -234,12 +234,6 @@ space:
   }
 }
 
-std::string file_text(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 TEST_F(TuneCommand, TwoProcessesOnOneStudyShareTheBudgetAndLeaveEachOthersTrialsAlone) {
   // Before trials had owners, the second process marked the first's running trials failed
   // at its start, and the first then stopped with an error when it reported them.
@@ -255,17 +249,10 @@ space:
                                          "--objective-command", "sh " + script.string(), "--no-progress"};
   const pid_t first = spawn(args, dir_ / "first.log");
   // The second starts once the first has trials running.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  bool first_running = false;
-  while (!first_running && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    try {
-      for (const auto& t : trials_of("shared")) first_running |= t.state == search::TrialState::kRunning;
-    } catch (const std::exception&) {
-      // the study row may not exist yet
-    }
-  }
-  ASSERT_TRUE(first_running);
+  ASSERT_TRUE(wait_for("shared", [](const std::vector<search::TrialRecord>& trials) {
+    return std::any_of(trials.begin(), trials.end(),
+                       [](const search::TrialRecord& t) { return t.state == search::TrialState::kRunning; });
+  }));
   // `status` names the process that runs each trial.
   StudyCommandOptions reading;
   reading.selector.storage = (dir_ / "study.db").string();
@@ -302,17 +289,7 @@ space:
   const pid_t first = spawn({"tune", study.string(), "--storage", db, "--objective-command", "sh " + script.string(),
                                   "--no-progress"},
                                  dir_ / "first.log");
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  bool started = false;
-  while (!started && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    try {
-      started = !trials_of("joined").empty();
-    } catch (const std::exception&) {
-      // the study row may not exist yet
-    }
-  }
-  ASSERT_TRUE(started);
+  ASSERT_TRUE(wait_for("joined", [](const std::vector<search::TrialRecord>& trials) { return !trials.empty(); }));
   // No study file: the worker reads it from the database.
   const pid_t second = spawn({"worker", "--study", "joined", "--storage", db, "--objective-command",
                                    "sh " + script.string(), "--no-progress"},
@@ -412,24 +389,18 @@ space:
   std::vector<pid_t> workers;
   for (int w = 0; w < 3; ++w) workers.push_back(spawn(args, dir_ / ("worker" + std::to_string(w) + ".log")));
   // Kill the first once a third of the budget is complete and it has trials running.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  bool killed = false;
-  while (!killed && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    try {
-      const auto trials = trials_of("load");
-      int complete = 0;
-      for (const auto& t : trials) complete += t.state == search::TrialState::kComplete;
-      const std::string victim = ":" + std::to_string(workers[0]) + ":";
-      const bool victim_running = std::any_of(trials.begin(), trials.end(), [&](const search::TrialRecord& t) {
-        return t.state == search::TrialState::kRunning && t.worker.find(victim) != std::string::npos;
-      });
-      if (complete >= 80 && victim_running) killed = kill(workers[0], SIGKILL) == 0;
-    } catch (const std::exception&) {
-      // the study may not exist yet
-    }
-  }
-  ASSERT_TRUE(killed) << "the first worker never had trials running after 80 were complete";
+  const std::string victim = ":" + std::to_string(workers[0]) + ":";
+  const bool victim_busy = wait_for(
+      "load",
+      [&](const std::vector<search::TrialRecord>& trials) {
+        return complete_count(trials) >= 80 &&
+               std::any_of(trials.begin(), trials.end(), [&](const search::TrialRecord& t) {
+                 return t.state == search::TrialState::kRunning && t.worker.find(victim) != std::string::npos;
+               });
+      },
+      std::chrono::seconds(120));
+  ASSERT_TRUE(victim_busy && kill(workers[0], SIGKILL) == 0)
+      << "the first worker never had trials running after 80 were complete";
   int status = 0;
   waitpid(workers[0], &status, 0);
   for (size_t w = 1; w < workers.size(); ++w) {

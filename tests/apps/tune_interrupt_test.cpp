@@ -34,27 +34,6 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 class TuneInterrupt : public testing::StudyFolderTest {
  protected:
-  // The study's trials, or none while the file or the study does not exist yet.
-  std::vector<search::TrialRecord> trials_of(const std::string& study) {
-    if (!fs::exists(dir_ / "study.db")) return {};
-    try {
-      search::SqliteStorage storage(dir_ / "study.db");
-      const auto info = storage.find_study(study);
-      return info ? storage.trials(info->id) : std::vector<search::TrialRecord>{};
-    } catch (const search::StorageError&) {
-      return {};
-    }
-  }
-  // Polls the study until `ready` holds for its trials; false after 60 s.
-  template <typename Ready>
-  bool wait_until(const std::string& study, Ready ready) {
-    const Clock::time_point start = Clock::now();
-    while (seconds_since(start) < 60) {
-      if (ready(search::summarize(trials_of(study), search::Direction::kMinimize))) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return false;
-  }
 };
 
 TEST_F(TuneInterrupt, SigintStopsWithinAStepAndTheResumeFinishesTheBudget) {
@@ -77,10 +56,13 @@ space:
                                          "--devices", "cpu:2", "--full", "--no-progress"};
   const pid_t first = spawn(args, dir_ / "first.log");
   // The first two trials are complete and the next two have just started.
-  ASSERT_TRUE(wait_until("interrupted", [](const search::StudyProgress& p) { return p.complete >= 2 && p.running == 2; }))
+  ASSERT_TRUE(wait_for("interrupted", [](const std::vector<search::TrialRecord>& trials) {
+    const search::StudyProgress p = search::summarize(trials, search::Direction::kMinimize);
+    return p.complete >= 2 && p.running == 2;
+  }))
       << read_file(dir_ / "first.log");
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  const std::vector<search::TrialRecord> before = trials_of("interrupted");
+  const std::vector<search::TrialRecord> before = trials_so_far("interrupted");
   const Clock::time_point signalled = Clock::now();
   ASSERT_EQ(kill(first, SIGINT), 0);
   const std::optional<int> status = wait_for_exit(first, std::chrono::seconds(30));
@@ -102,7 +84,7 @@ space:
   EXPECT_NE(log.find("to resume: cd "), std::string::npos) << log;
   EXPECT_NE(log.find("--devices cpu:2"), std::string::npos) << "the resume command is the command given: " << log;
 
-  const std::vector<search::TrialRecord> stopped = trials_of("interrupted");
+  const std::vector<search::TrialRecord> stopped = trials_so_far("interrupted");
   const search::StudyProgress progress = search::summarize(stopped, search::Direction::kMinimize);
   EXPECT_EQ(progress.running, 0) << "no trial is left running";
   std::string listing;
@@ -122,7 +104,7 @@ space:
   const pid_t second = spawn(args, dir_ / "second.log");
   const std::optional<int> resumed = wait_for_exit(second, std::chrono::seconds(60));
   ASSERT_TRUE(resumed && WIFEXITED(*resumed) && WEXITSTATUS(*resumed) == 0) << read_file(dir_ / "second.log");
-  const std::vector<search::TrialRecord> after = trials_of("interrupted");
+  const std::vector<search::TrialRecord> after = trials_so_far("interrupted");
   const search::StudyProgress final_progress = search::summarize(after, search::Direction::kMinimize);
   EXPECT_EQ(final_progress.done(), 4);
   EXPECT_EQ(final_progress.complete, 4);
@@ -180,7 +162,7 @@ TEST_F(TuneInterrupt, SigintTerminatesTheObjectiveCommandsProcessGroups) {
   EXPECT_EQ(WEXITSTATUS(*status), 128 + SIGINT) << log;
   EXPECT_FALSE(group_alive(group0)) << "trial 0's command outlived gpu_tune";
   EXPECT_FALSE(group_alive(group1)) << "trial 1's command outlived gpu_tune";
-  const search::StudyProgress progress = search::summarize(trials_of("commands"), search::Direction::kMinimize);
+  const search::StudyProgress progress = search::summarize(trials_so_far("commands"), search::Direction::kMinimize);
   EXPECT_EQ(progress.running, 0);
   EXPECT_EQ(progress.interrupted, 2);
   EXPECT_FALSE(fs::exists(dir_ / "group.2")) << "a trial started after the interrupt";
@@ -213,7 +195,7 @@ TEST_F(TuneInterrupt, ASecondSigintExitsAtOnceAndLeavesTheStudyIntact) {
   EXPECT_FALSE(group_alive(group1));
   // Intact: it opens and reads; the two trials are still "running", as after a kill, and a
   // resume marks them interrupted.
-  const std::vector<search::TrialRecord> trials = trials_of("commands");
+  const std::vector<search::TrialRecord> trials = trials_so_far("commands");
   ASSERT_EQ(trials.size(), 2u);
   for (const search::TrialRecord& t : trials) EXPECT_EQ(t.state, search::TrialState::kRunning);
 }

@@ -17,6 +17,7 @@
 
 #include "tests/search/temp_directory.h"
 #include "search/sqlite_storage.h"
+#include "search/worker_id.h"
 
 namespace gpu_tune::search {
 namespace {
@@ -176,7 +177,9 @@ TEST(SqliteStorageKill, SigkillMidWriteLosesNoFinishedTrial) {
   }
   EXPECT_LE(running, 1);
 
-  EXPECT_EQ(storage.fail_running_trials(study, "writer killed"), running);
+  // The killed writer was a process on this host: its trial is stale at once, heartbeat or not.
+  EXPECT_EQ(storage.fail_stale_trials(study, "writer killed", 3600, is_dead_local_worker).size(),
+            static_cast<size_t>(running));
   for (const TrialRecord& trial : storage.trials(study)) {
     EXPECT_TRUE(is_finished(trial.state)) << "trial " << trial.number;
     if (trial.state == TrialState::kFailed) {

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -21,11 +22,13 @@
 #include "search/memory_storage.h"
 #include "search/param_json.h"
 #include "search/sqlite_storage.h"
+#include "search/study_progress.h"
 
 namespace gpu_tune::search {
 namespace {
 
 namespace fs = std::filesystem;
+using std::chrono::milliseconds;
 
 
 StudyInfo study_named(const std::string& name, Direction direction = Direction::kMinimize,
@@ -37,6 +40,10 @@ StudyInfo study_named(const std::string& name, Direction direction = Direction::
   study.config = "name: " + name + "\n";
   return study;
 }
+
+bool every_worker_gone(const std::string&) { return true; }
+const ParamMap kParams = {{"x", 0.5}};
+const std::string kInterrupted = kInterruptedError;
 
 template <typename StorageType>
 class StorageTest : public ::testing::Test {
@@ -302,8 +309,8 @@ TYPED_TEST(StorageTest, FailsOnlyRunningTrialsAndKeepsTheirSteps) {
   this->storage().record_step(study, 1, {0, 0.8, {{"loss", 0.8}}});
   this->storage().finish_trial(study, 2, TrialState::kPruned, 0.9, {}, "");
 
-  EXPECT_EQ(this->storage().fail_running_trials(study, "process died"), 2);
-  EXPECT_EQ(this->storage().fail_running_trials(study, "process died"), 0);
+  EXPECT_EQ(this->storage().fail_stale_trials(study, "process died", 3600, every_worker_gone).size(), 2u);
+  EXPECT_EQ(this->storage().fail_stale_trials(study, "process died", 3600, every_worker_gone).size(), 0u);
 
   const std::vector<TrialRecord> trials = this->storage().trials(study);
   ASSERT_EQ(trials.size(), 4u);
@@ -344,7 +351,7 @@ TYPED_TEST(StorageTest, KeepsStudiesApart) {
   this->storage().start_trial(first, {{"owner", std::string("first")}}, "cpu", 0);
   EXPECT_EQ(other.number, 0) << "each study numbers its own trials";
   this->storage().record_step(second, 0, {0, 1.0, {}});
-  EXPECT_EQ(this->storage().fail_running_trials(second, "stopped"), 1);
+  EXPECT_EQ(this->storage().fail_stale_trials(second, "stopped", 3600, every_worker_gone).size(), 1u);
 
   const std::vector<TrialRecord> first_trials = this->storage().trials(first);
   ASSERT_EQ(first_trials.size(), 2u);
@@ -357,6 +364,81 @@ TYPED_TEST(StorageTest, KeepsStudiesApart) {
 }
 
 // The stored JSON keeps each parameter's type, and reads what an external objective writes.
+// --- Trial ownership: workers, budget claims, heartbeats and waiting trials.
+
+TYPED_TEST(StorageTest, TrialsRecordTheirWorker) {
+  const int64_t study = this->new_study();
+  const TrialRecord started = this->storage().start_trial(study, kParams, "cpu:0", 0);
+  EXPECT_EQ(started.worker, this->storage().worker_id());
+  EXPECT_EQ(this->storage().trials(study).at(0).worker, this->storage().worker_id());
+  EXPECT_FALSE(this->storage().worker_id().empty());
+}
+
+TYPED_TEST(StorageTest, ClaimsStopAtTheBudgetAndInterruptedTrialsGiveTheirPlaceBack) {
+  const int64_t study = this->new_study();
+  Storage& s = this->storage();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(s.claim_trial(study, kParams, "cpu:0", i, 3, kInterrupted)) << i;
+  EXPECT_FALSE(s.claim_trial(study, kParams, "cpu:0", 0, 3, kInterrupted));
+  EXPECT_EQ(s.trials(study).size(), 3u) << "a refused claim writes nothing";
+  // A failed trial counts; an interrupted one does not.
+  s.finish_trial(study, 0, TrialState::kFailed, std::nullopt, {}, "diverged");
+  EXPECT_FALSE(s.claim_trial(study, kParams, "cpu:0", 0, 3, kInterrupted));
+  s.finish_trial(study, 1, TrialState::kFailed, std::nullopt, {}, kInterrupted);
+  const auto claimed = s.claim_trial(study, kParams, "cpu:0", 1, 3, kInterrupted);
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(claimed->number, 3);
+  EXPECT_EQ(claimed->state, TrialState::kRunning);
+}
+
+TYPED_TEST(StorageTest, OnlyTrialsWithoutAFreshHeartbeatOrWithADeadWorkerAreStale) {
+  const int64_t study = this->new_study();
+  Storage& s = this->storage();
+  s.start_trial(study, kParams, "cpu:0", 0);
+  s.start_trial(study, kParams, "cpu:0", 1);
+  const auto nobody_dead = [](const std::string&) { return false; };
+  EXPECT_TRUE(s.fail_stale_trials(study, kInterrupted, 60.0, nobody_dead).empty());
+  // The heartbeat keeps trials alive past a short grace period...
+  std::this_thread::sleep_for(milliseconds(150));
+  s.heartbeat(study);
+  EXPECT_TRUE(s.fail_stale_trials(study, kInterrupted, 0.1, nobody_dead).empty());
+  // ...and without it they go stale.
+  std::this_thread::sleep_for(milliseconds(150));
+  s.finish_trial(study, 1, TrialState::kComplete, 1.0, {}, "");
+  EXPECT_EQ(s.fail_stale_trials(study, kInterrupted, 0.1, nobody_dead), std::vector<int64_t>{0});
+  const std::vector<TrialRecord> trials = s.trials(study);
+  EXPECT_EQ(trials[0].state, TrialState::kFailed);
+  EXPECT_EQ(trials[0].error, kInterrupted);
+  EXPECT_EQ(trials[1].state, TrialState::kComplete) << "finished trials are never stale";
+  // A worker known to be dead is stale at once, whatever its heartbeat.
+  s.start_trial(study, kParams, "cpu:0", 0);
+  const std::string me = s.worker_id();
+  EXPECT_EQ(s.fail_stale_trials(study, kInterrupted, 60.0, [&](const std::string& w) { return w == me; }),
+            std::vector<int64_t>{2});
+}
+
+TYPED_TEST(StorageTest, AWaitingTrialIsClaimedFirstWithItsOwnParameters) {
+  const int64_t study = this->new_study();
+  Storage& s = this->storage();
+  const TrialRecord queued = s.enqueue_trial(study, {{"x", 0.75}}, {{"retry_of", 4}});
+  EXPECT_EQ(queued.state, TrialState::kWaiting);
+  EXPECT_EQ(s.trials(study).at(0).state, TrialState::kWaiting);
+  // It counts toward the budget: with a budget of 1 it is the only trial that can run.
+  const auto claimed = s.claim_trial(study, kParams, "cuda:1", 3, 1, kInterrupted);
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(claimed->number, queued.number);
+  EXPECT_EQ(claimed->state, TrialState::kRunning);
+  EXPECT_EQ(claimed->params, (ParamMap{{"x", 0.75}}));
+  EXPECT_EQ(claimed->device, "cuda:1");
+  EXPECT_EQ(claimed->worker, s.worker_id());
+  EXPECT_EQ(claimed->attributes.at("retry_of"), 4.0);
+  const TrialRecord stored = s.trials(study).at(0);
+  EXPECT_EQ(stored.state, TrialState::kRunning);
+  EXPECT_EQ(stored.slot, 3);
+  EXPECT_EQ(stored.worker, s.worker_id());
+  EXPECT_FALSE(s.claim_trial(study, kParams, "cuda:1", 3, 1, kInterrupted));
+  EXPECT_TRUE(s.fail_stale_trials(study, kInterrupted, 60.0, {}).empty()) << "its heartbeat began at the claim";
+}
+
 TEST(ParamJson, KeepsIntegersAndIntegralFloatsApart) {
   const std::string text = params_to_json_text({{"units", int64_t{64}}, {"width", 64.0}, {"bias", true}});
   EXPECT_NE(text.find("\"units\":64,"), std::string::npos) << text;

@@ -123,7 +123,6 @@ class CountingStorage final : public Storage {
     reads += 1;
     return inner.trials(id);
   }
-  int fail_running_trials(int64_t id, const std::string& reason) override { return inner.fail_running_trials(id, reason); }
   uint64_t others_version() override { return version; }
   void write_batch(const std::function<void()>& writes) override {
     batches += 1;

@@ -1,6 +1,7 @@
-// Many workers on one study: every trial records the worker that runs it, budgets are
-// claimed in one transaction, and a trial is given up only when its worker is gone (its
-// heartbeat is older than the grace period, or it was a process on this host that died).
+// Many workers on one study: budgets claimed across connections, worker ids, and services
+// that give up only the trials of workers that are gone (their heartbeat older than the
+// grace period, or a process on this host that died). What every storage must do for it is
+// in storage_test.cpp's typed suite.
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <sys/wait.h>
@@ -13,10 +14,8 @@
 #include <set>
 #include <string>
 #include <thread>
-#include <type_traits>
 #include <vector>
 
-#include "search/memory_storage.h"
 #include "search/random_sampler.h"
 #include "search/sqlite_storage.h"
 #include "search/study_progress.h"
@@ -39,75 +38,6 @@ StudyInfo study_named(const std::string& name) {
 const ParamMap kParams = {{"x", 0.5}};
 const std::string kInterrupted = kInterruptedError;
 
-template <typename StorageType>
-class OwnershipTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if constexpr (std::is_same_v<StorageType, SqliteStorage>) {
-      storage_ = std::make_unique<SqliteStorage>(directory_.path() / "study.db");
-    } else {
-      storage_ = std::make_unique<StorageType>();
-    }
-    study_ = storage_->create_or_load_study(study_named("s")).id;
-  }
-  Storage& storage() { return *storage_; }
-  int64_t study() const { return study_; }
-
- private:
-  testing::TempDirectory directory_{"ownership_test"};
-  std::unique_ptr<Storage> storage_;
-  int64_t study_ = -1;
-};
-
-using Storages = ::testing::Types<MemoryStorage, SqliteStorage>;
-TYPED_TEST_SUITE(OwnershipTest, Storages);
-
-TYPED_TEST(OwnershipTest, TrialsRecordTheirWorker) {
-  const TrialRecord started = this->storage().start_trial(this->study(), kParams, "cpu:0", 0);
-  EXPECT_EQ(started.worker, this->storage().worker_id());
-  EXPECT_EQ(this->storage().trials(this->study()).at(0).worker, this->storage().worker_id());
-  EXPECT_FALSE(this->storage().worker_id().empty());
-}
-
-TYPED_TEST(OwnershipTest, ClaimsStopAtTheBudgetAndInterruptedTrialsGiveTheirPlaceBack) {
-  Storage& s = this->storage();
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(s.claim_trial(this->study(), kParams, "cpu:0", i, 3, kInterrupted)) << i;
-  EXPECT_FALSE(s.claim_trial(this->study(), kParams, "cpu:0", 0, 3, kInterrupted));
-  EXPECT_EQ(s.trials(this->study()).size(), 3u) << "a refused claim writes nothing";
-  // A failed trial counts; an interrupted one does not.
-  s.finish_trial(this->study(), 0, TrialState::kFailed, std::nullopt, {}, "diverged");
-  EXPECT_FALSE(s.claim_trial(this->study(), kParams, "cpu:0", 0, 3, kInterrupted));
-  s.finish_trial(this->study(), 1, TrialState::kFailed, std::nullopt, {}, kInterrupted);
-  const auto claimed = s.claim_trial(this->study(), kParams, "cpu:0", 1, 3, kInterrupted);
-  ASSERT_TRUE(claimed);
-  EXPECT_EQ(claimed->number, 3);
-  EXPECT_EQ(claimed->state, TrialState::kRunning);
-}
-
-TYPED_TEST(OwnershipTest, OnlyTrialsWithoutAFreshHeartbeatOrWithADeadWorkerAreStale) {
-  Storage& s = this->storage();
-  s.start_trial(this->study(), kParams, "cpu:0", 0);
-  s.start_trial(this->study(), kParams, "cpu:0", 1);
-  const auto nobody_dead = [](const std::string&) { return false; };
-  EXPECT_TRUE(s.fail_stale_trials(this->study(), kInterrupted, 60.0, nobody_dead).empty());
-  // The heartbeat keeps trials alive past a short grace period...
-  std::this_thread::sleep_for(milliseconds(150));
-  s.heartbeat(this->study());
-  EXPECT_TRUE(s.fail_stale_trials(this->study(), kInterrupted, 0.1, nobody_dead).empty());
-  // ...and without it they go stale.
-  std::this_thread::sleep_for(milliseconds(150));
-  s.finish_trial(this->study(), 1, TrialState::kComplete, 1.0, {}, "");
-  EXPECT_EQ(s.fail_stale_trials(this->study(), kInterrupted, 0.1, nobody_dead), std::vector<int64_t>{0});
-  const std::vector<TrialRecord> trials = s.trials(this->study());
-  EXPECT_EQ(trials[0].state, TrialState::kFailed);
-  EXPECT_EQ(trials[0].error, kInterrupted);
-  EXPECT_EQ(trials[1].state, TrialState::kComplete) << "finished trials are never stale";
-  // A worker known to be dead is stale at once, whatever its heartbeat.
-  s.start_trial(this->study(), kParams, "cpu:0", 0);
-  const std::string me = s.worker_id();
-  EXPECT_EQ(s.fail_stale_trials(this->study(), kInterrupted, 60.0, [&](const std::string& w) { return w == me; }),
-            std::vector<int64_t>{2});
-}
 
 TEST(SqliteOwnership, WorkersWithTheirOwnConnectionsMeetTheBudgetExactly) {
   constexpr int kWorkers = 4, kBudget = 60;
@@ -243,28 +173,6 @@ TEST(StudyServiceOwnership, AHeartbeatKeepsLongTrialsAliveAndASilentWorkerIsGive
   live.finish(mine->number, TrialOutcome{TrialState::kComplete, 0.5, {}, ""});
   live.flush();
   EXPECT_EQ(live.progress().interrupted, 1);
-}
-
-TYPED_TEST(OwnershipTest, AWaitingTrialIsClaimedFirstWithItsOwnParameters) {
-  Storage& s = this->storage();
-  const TrialRecord queued = s.enqueue_trial(this->study(), {{"x", 0.75}}, {{"retry_of", 4}});
-  EXPECT_EQ(queued.state, TrialState::kWaiting);
-  EXPECT_EQ(s.trials(this->study()).at(0).state, TrialState::kWaiting);
-  // It counts toward the budget: with a budget of 1 it is the only trial that can run.
-  const auto claimed = s.claim_trial(this->study(), kParams, "cuda:1", 3, 1, kInterrupted);
-  ASSERT_TRUE(claimed);
-  EXPECT_EQ(claimed->number, queued.number);
-  EXPECT_EQ(claimed->state, TrialState::kRunning);
-  EXPECT_EQ(claimed->params, (ParamMap{{"x", 0.75}}));
-  EXPECT_EQ(claimed->device, "cuda:1");
-  EXPECT_EQ(claimed->worker, s.worker_id());
-  EXPECT_EQ(claimed->attributes.at("retry_of"), 4.0);
-  const TrialRecord stored = s.trials(this->study()).at(0);
-  EXPECT_EQ(stored.state, TrialState::kRunning);
-  EXPECT_EQ(stored.slot, 3);
-  EXPECT_EQ(stored.worker, s.worker_id());
-  EXPECT_FALSE(s.claim_trial(this->study(), kParams, "cuda:1", 3, 1, kInterrupted));
-  EXPECT_TRUE(s.fail_stale_trials(this->study(), kInterrupted, 60.0, {}).empty()) << "its heartbeat began at the claim";
 }
 
 TEST(StudyServiceOwnership, AnInterruptedTrialRunsAgainAtMostTheRetriesAllowed) {
