@@ -19,3 +19,6 @@ find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json 3 CONFIG REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)
+# libpq (Debian's libpq-dev), for studies kept in PostgreSQL.
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)

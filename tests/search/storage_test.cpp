@@ -18,9 +18,11 @@
 #include <type_traits>
 #include <vector>
 
+#include "tests/search/postgres_test_database.h"
 #include "tests/search/temp_directory.h"
 #include "search/memory_storage.h"
 #include "search/param_json.h"
+#include "search/postgres_storage.h"
 #include "search/sqlite_storage.h"
 #include "search/study_progress.h"
 
@@ -51,6 +53,10 @@ class StorageTest : public ::testing::Test {
   void SetUp() override {
     if constexpr (std::is_same_v<StorageType, SqliteStorage>) {
       storage_ = std::make_unique<SqliteStorage>(directory_.path() / "study.db");
+    } else if constexpr (std::is_same_v<StorageType, PostgresStorage>) {
+      database_ = std::make_unique<testing::PostgresTestDatabase>();
+      if (!database_->available()) GTEST_SKIP() << testing::kPostgresSkipMessage;
+      storage_ = std::make_unique<PostgresStorage>(database_->url());
     } else {
       storage_ = std::make_unique<StorageType>();
     }
@@ -61,10 +67,11 @@ class StorageTest : public ::testing::Test {
 
  private:
   testing::TempDirectory directory_{"storage_test"};
+  std::unique_ptr<testing::PostgresTestDatabase> database_;  // outlives storage_, which is closed first
   std::unique_ptr<Storage> storage_;
 };
 
-using Storages = ::testing::Types<MemoryStorage, SqliteStorage>;
+using Storages = ::testing::Types<MemoryStorage, SqliteStorage, PostgresStorage>;
 TYPED_TEST_SUITE(StorageTest, Storages);
 
 TYPED_TEST(StorageTest, LoadsAStudyOfTheSameNameInsteadOfCreatingAnother) {
