@@ -9,6 +9,7 @@ packages=(
   build-essential make cmake ninja-build pkg-config
   libcli11-dev libgtest-dev libgmock-dev
   libyaml-cpp-dev libsqlite3-dev zlib1g-dev libopenblas-dev nlohmann-json3-dev
+  libpq-dev postgresql  # PostgreSQL storage; the tests start a throw-away server of their own
   dataset-fashion-mnist
   python3 python3-optuna  # a test loads the Optuna journal export with Optuna itself
 )
