@@ -15,7 +15,8 @@
 #include "apps/tune_command.h"
 #include "search/optuna_journal.h"
 #include "search/param_json.h"
-#include "search/sqlite_storage.h"
+#include "apps/study_location.h"
+#include "search/storage_url.h"
 #include "search/study_config.h"
 #include "search/study_runner.h"
 
@@ -24,9 +25,9 @@ namespace gpu_tune::app {
 namespace {
 
 struct OpenStudy {
-  std::unique_ptr<search::SqliteStorage> storage;
+  std::unique_ptr<search::Storage> storage;
   search::StudyInfo info;
-  std::filesystem::path path;
+  std::string where;  // the storage's file, or its URL without the password
 };
 
 OpenStudy open_study(const StudySelector& selector) {
@@ -39,15 +40,17 @@ OpenStudy open_study(const StudySelector& selector) {
     name = search::parse_study_config(kSeedStudyYaml, kSeedStudyName).name;
   }
   OpenStudy study;
-  study.path = selector.storage ? std::filesystem::path(*selector.storage) : default_storage_path(name);
-  if (!std::filesystem::exists(study.path))
-    throw std::runtime_error("no study database at " + study.path.string() + " (run gpu_tune tune first, or pass --storage)");
-  study.storage = std::make_unique<search::SqliteStorage>(study.path);
+  const search::StorageLocation location = study_storage_location(selector.storage, name);
+  study.where = location.description();
+  // Reading must not create: a mistyped path would otherwise leave an empty database behind.
+  if (location.is_sqlite() && !std::filesystem::exists(location.sqlite_file))
+    throw std::runtime_error("no study database at " + study.where + " (run gpu_tune tune first, or pass --storage)");
+  study.storage = search::open_storage(location);
   std::optional<search::StudyInfo> info = study.storage->find_study(name);
   if (!info && selector.storage && !selector.study_name && !selector.study_file) {
-    throw std::runtime_error(study.path.string() + " holds no study named '" + name + "'; pass --study NAME");
+    throw std::runtime_error(study.where + " holds no study named '" + name + "'; pass --study NAME");
   }
-  if (!info) throw std::runtime_error(study.path.string() + " holds no study named '" + name + "'");
+  if (!info) throw std::runtime_error(study.where + " holds no study named '" + name + "'");
   study.info = *info;
   return study;
 }
@@ -58,7 +61,7 @@ search::SearchSpace study_space(const OpenStudy& study, const StudySelector& sel
   if (selector.study_file) return search::load_study_config(*selector.study_file).space;
   if (study.info.config.empty())
     throw std::runtime_error("study '" + study.info.name + "' keeps no study file to read its space from; pass the study file");
-  return search::parse_study_config(study.info.config, study.path.string() + " (study '" + study.info.name + "')").space;
+  return search::parse_study_config(study.info.config, study.where + " (study '" + study.info.name + "')").space;
 }
 
 std::string csv_field(const std::string& text) {
@@ -98,7 +101,7 @@ void add_selector(CLI::App& command, StudySelector& selector) {
   command.add_option_function<std::string>(
       "--study", [&selector](const std::string& n) { selector.study_name = n; }, "the study's name");
   command.add_option_function<std::string>(
-      "--storage", [&selector](const std::string& s) { selector.storage = s; }, "SQLite file (default studies/STUDY/study.db)");
+      "--storage", [&selector](const std::string& s) { selector.storage = s; }, "where the study is kept: a SQLite file or sqlite:///FILE (default studies/STUDY/study.db), or postgresql://USER@HOST:PORT/DB");
 }
 
 }  // namespace
@@ -169,7 +172,7 @@ int run_status(const StudyCommandOptions& options, std::ostream& out, std::ostre
     OpenStudy study = open_study(options.selector);
     const auto trials = study.storage->trials(study.info.id);
     const search::StudyProgress p = search::summarize(trials, study.info.direction);
-    out << "study " << study.info.name << " (" << study.path.string() << "): " << search::direction_name(study.info.direction)
+    out << "study " << study.info.name << " (" << study.where << "): " << search::direction_name(study.info.direction)
         << " " << study.info.metric << "\n";
     out << "trials: " << trials.size() << " (" << p.complete << " complete, " << p.pruned << " pruned, " << p.failed
         << " failed";
