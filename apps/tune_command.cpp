@@ -22,7 +22,8 @@
 #include "search/pruner_factory.h"
 #include "search/sampler_factory.h"
 #include "search/space_description.h"
-#include "search/sqlite_storage.h"
+#include "apps/study_location.h"
+#include "search/storage_url.h"
 #include "search/study_config.h"
 #include "search/study_runner.h"
 
@@ -38,16 +39,16 @@ constexpr const char* kReducedSuffix = "-reduced";  // the reduced run's study: 
 search::StudyConfig load_study(const TuneOptions& options) {
   if (options.join_study) {
     // `gpu_tune worker`: the study file is the copy kept with the study in its database.
-    const std::filesystem::path path =
-        options.storage ? std::filesystem::path(*options.storage) : default_storage_path(*options.join_study);
-    if (!std::filesystem::exists(path))
-      throw std::invalid_argument("no study database at " + path.string() + " (pass --storage FILE)");
-    search::SqliteStorage storage(path);
-    const std::optional<search::StudyInfo> info = storage.find_study(*options.join_study);
-    if (!info) throw std::invalid_argument(path.string() + " holds no study named '" + *options.join_study + "'");
+    const search::StorageLocation location = study_storage_location(options.storage, *options.join_study);
+    const std::string where = location.description();
+    if (location.is_sqlite() && !std::filesystem::exists(location.sqlite_file))
+      throw std::invalid_argument("no study database at " + where + " (pass --storage FILE or URL)");
+    const std::unique_ptr<search::Storage> storage = search::open_storage(location);
+    const std::optional<search::StudyInfo> info = storage->find_study(*options.join_study);
+    if (!info) throw std::invalid_argument(where + " holds no study named '" + *options.join_study + "'");
     if (info->config.empty())
-      throw std::invalid_argument("study '" + info->name + "' in " + path.string() + " keeps no study file to join it by");
-    return search::parse_study_config(info->config, path.string() + " (study '" + info->name + "')");
+      throw std::invalid_argument("study '" + info->name + "' in " + where + " keeps no study file to join it by");
+    return search::parse_study_config(info->config, where + " (study '" + info->name + "')");
   }
   if (options.study_file) return search::load_study_config(*options.study_file);
   return search::parse_study_config(kSeedStudyYaml, kSeedStudyName);
@@ -65,13 +66,17 @@ std::string shell_word(const std::string& word) {
 
 // The command that picks the study up where it stopped: the same command, from the same
 // folder (relative paths in it stay right).
-std::string resume_command(const TuneOptions& options, const std::filesystem::path& storage_path) {
+// A password in a storage URL is shown as *** (storage_url.h): never printed.
+std::string resume_command(const TuneOptions& options, const search::StorageLocation& location) {
   std::vector<std::string> words = options.invocation;
   if (words.empty()) {
     words = {"gpu_tune", "tune"};
     if (options.study_file) words.push_back(*options.study_file);
-    words.insert(words.end(), {"--storage", storage_path.string()});
+    words.insert(words.end(), {"--storage", location.is_sqlite() ? location.sqlite_file.string() : location.postgres_url});
     if (options.objective_command) words.insert(words.end(), {"--objective-command", *options.objective_command});
+  }
+  for (std::string& word : words) {
+    if (word.find("://") != std::string::npos) word = search::redact_storage_url(word);
   }
   std::error_code error;
   const std::filesystem::path here = std::filesystem::current_path(error);
@@ -151,7 +156,7 @@ void add_run_flags(CLI::App* tune, TuneOptions& options) {
       "--target", [&options](double v) { options.target = v; },
       "no trial starts once the best value reaches this (at or below it when minimizing, at or above when maximizing)");
   tune->add_option_function<std::string>(
-      "--storage", [&options](const std::string& s) { options.storage = s; }, "SQLite file (default studies/STUDY/study.db)");
+      "--storage", [&options](const std::string& s) { options.storage = s; }, "where the study is kept: a SQLite file or sqlite:///FILE (default studies/STUDY/study.db), or postgresql://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass)");
   tune->add_flag("--full", options.full, "run the study's whole budget even without a GPU");
   tune->add_flag_function(
       "--progress,!--no-progress", [&options](int64_t n) { options.live_progress = n > 0; },
@@ -250,10 +255,11 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
           << "' apart from the full one; add --full for the whole study (" << study.budget.trials << " trials)\n";
     }
 
-    const std::filesystem::path storage_path = options.storage ? std::filesystem::path(*options.storage)
-                                                               : default_storage_path(study_name);
-    if (storage_path.has_parent_path()) std::filesystem::create_directories(storage_path.parent_path());
-    search::SqliteStorage storage(storage_path);
+    const search::StorageLocation location = study_storage_location(options.storage, study_name);
+    if (location.is_sqlite() && location.sqlite_file.has_parent_path())
+      std::filesystem::create_directories(location.sqlite_file.parent_path());
+    const std::unique_ptr<search::Storage> storage_owner = search::open_storage(location);
+    search::Storage& storage = *storage_owner;
     search::StudyInfo info;
     info.name = study_name;
     info.direction = study.direction;
@@ -262,7 +268,7 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
     info.space = search::describe_space(study.space);
     info = storage.create_or_load_study(info);
     if (const std::string changes = search::space_changes(info.space, search::describe_space(study.space)); !changes.empty())
-      throw std::invalid_argument(study.locate("space") + "the space of study '" + info.name + "' in " + storage_path.string() +
+      throw std::invalid_argument(study.locate("space") + "the space of study '" + info.name + "' in " + location.description() +
                                   " changed since the study began: " + changes +
                                   ". Its trials would mislead the sampler; restore the space, or start a new study "
                                   "(another study name or --storage)");
@@ -298,7 +304,7 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
                   (objectives.size() == 1 ? " device" : " devices") +
                   (*refill == RefillStrategy::kWaves ? ", refilled in waves" : "");
     }
-    log << "gpu_tune: study '" << info.name << "' in " << storage_path.string() << ": " << study.space.flat().size()
+    log << "gpu_tune: study '" << info.name << "' in " << location.description() << ": " << study.space.flat().size()
         << " parameters, " << search::direction_name(info.direction) << " " << info.metric << ", sampler "
         << sampler->name() << ", pruner " << (pruner ? pruner->name() : "none") << ", budget " << budget.trials
         << " trials, " << placement << "\n";
@@ -326,7 +332,7 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
       std::optional<std::string> stopped_by, resume;
       if (interrupt_requested()) {
         stopped_by = interrupt_signal() == SIGTERM ? "SIGTERM" : "SIGINT";
-        resume = resume_command(options, storage_path);
+        resume = resume_command(options, location);
       }
       out << study_done_json(final_progress, stopped_by, resume) << std::endl;
       return interrupt_requested() ? 128 + interrupt_signal() : 0;
@@ -337,7 +343,7 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
           << progress_summary(final_progress) << "; trials stopped while running are recorded as interrupted and "
           << "do not count toward the budget\n";
       if (!best.empty()) out << best << "\n";
-      out << "to resume: " << resume_command(options, storage_path) << "\n";
+      out << "to resume: " << resume_command(options, location) << "\n";
       return 128 + signal_number;
     }
     out << "study '" << info.name << "': " << progress_summary(final_progress) << "\n";

@@ -6,18 +6,34 @@
 #include <sys/wait.h>
 #include <unistd.h>  // getpid
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "apps/tune_command.h"
 #include "search/sqlite_storage.h"
+#include "search/storage_url.h"
 #include "tests/apps/tune_process.h"
 
 namespace gpu_tune::testing {
+
+inline int complete_count(const std::vector<search::TrialRecord>& trials) {
+  return static_cast<int>(std::count_if(trials.begin(), trials.end(), [](const search::TrialRecord& t) {
+    return t.state == search::TrialState::kComplete;
+  }));
+}
+
+inline std::string file_text(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 class StudyFolderTest : public ::testing::Test {
  protected:
@@ -27,6 +43,7 @@ class StudyFolderTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name() + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::create_directories(dir_);
+    storage_ = (dir_ / "study.db").string();
   }
   void TearDown() override {
     // A child the test did not reap (an assertion ended it first) is killed, so that no test
@@ -66,19 +83,20 @@ class StudyFolderTest : public ::testing::Test {
     options.live_progress = false;
     return options;
   }
-  // The trials of a study in the folder's study.db.
+  // The trials of a study in the test's storage.
   std::vector<search::TrialRecord> trials_of(const std::string& study) {
-    search::SqliteStorage storage(dir_ / "study.db");
-    return storage.trials(storage.find_study(study)->id);
+    const auto storage = search::open_storage(search::parse_storage_location(storage_));
+    return storage->trials(storage->find_study(study)->id);
   }
   // The same, or none while the database or the study does not exist yet (a process the
   // test started is still creating them).
   std::vector<search::TrialRecord> trials_so_far(const std::string& study) {
-    if (!std::filesystem::exists(dir_ / "study.db")) return {};
+    const search::StorageLocation location = search::parse_storage_location(storage_);
+    if (location.is_sqlite() && !std::filesystem::exists(location.sqlite_file)) return {};
     try {
-      search::SqliteStorage storage(dir_ / "study.db");
-      const auto info = storage.find_study(study);
-      return info ? storage.trials(info->id) : std::vector<search::TrialRecord>{};
+      const auto storage = search::open_storage(location);
+      const auto info = storage->find_study(study);
+      return info ? storage->trials(info->id) : std::vector<search::TrialRecord>{};
     } catch (const search::StorageError&) {
       return {};
     }
@@ -95,6 +113,7 @@ class StudyFolderTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  std::string storage_;  // where the tests' studies are kept (--storage): the folder's study.db by default
   std::vector<pid_t> children_;
 };
 

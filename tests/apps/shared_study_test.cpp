@@ -1,0 +1,193 @@
+// Several gpu_tune processes on one study, kept in SQLite and in PostgreSQL alike: they share
+// the budget exactly, leave each other's trials alone, join by name, and survive one of them
+// killed with SIGKILL.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "apps/study_commands.h"
+#include "apps/tune_command.h"
+#include "search/study_progress.h"
+#include "tests/apps/study_folder_test.h"
+#include "tests/search/postgres_test_database.h"
+
+namespace gpu_tune::app {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::complete_count;
+using testing::file_text;
+
+// The parameter names the storage: "sqlite" (the folder's study.db) or "postgresql" (a fresh
+// database on the tests' server).
+class SharedStudy : public testing::StudyFolderTest, public ::testing::WithParamInterface<std::string> {
+ protected:
+  void SetUp() override {
+    StudyFolderTest::SetUp();
+    if (GetParam() == "postgresql") {
+      database_ = std::make_unique<testing::PostgresTestDatabase>();
+      if (!database_->available()) GTEST_SKIP() << testing::kPostgresSkipMessage;
+      storage_ = database_->url();
+    }
+  }
+  void TearDown() override {
+    StudyFolderTest::TearDown();  // children first: a database in use cannot be dropped
+    database_.reset();
+  }
+
+  std::unique_ptr<testing::PostgresTestDatabase> database_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Storages, SharedStudy, ::testing::Values("sqlite", "postgresql"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+TEST_P(SharedStudy, TwoProcessesOnOneStudyShareTheBudgetAndLeaveEachOthersTrialsAlone) {
+  // Before trials had owners, the second process marked the first's running trials failed
+  // at its start, and the first then stopped with an error when it reported them.
+  const fs::path study = write("study.yaml", R"(
+study: shared
+budget: {trials: 16, parallel: 2}
+sampler: {name: random, seed: 5}
+space:
+  x: {distribution: uniform, low: -2, high: 2}
+)");
+  const fs::path script = write("objective.sh", "sleep 0.3\necho \"$GPU_TUNE_X\"\n");
+  const std::vector<std::string> args = {"tune", study.string(), "--storage", storage_,
+                                         "--objective-command", "sh " + script.string(), "--no-progress"};
+  const pid_t first = spawn(args, dir_ / "first.log");
+  // The second starts once the first has trials running.
+  ASSERT_TRUE(wait_for("shared", [](const std::vector<search::TrialRecord>& trials) {
+    return std::any_of(trials.begin(), trials.end(),
+                       [](const search::TrialRecord& t) { return t.state == search::TrialState::kRunning; });
+  }));
+  // `status` names the process that runs each trial.
+  StudyCommandOptions reading;
+  reading.selector.storage = storage_;
+  reading.selector.study_name = "shared";
+  std::ostringstream status, status_errors;
+  ASSERT_EQ(run_status(reading, status, status_errors), 0) << status_errors.str();
+  EXPECT_NE(status.str().find(":" + std::to_string(first) + ":"), std::string::npos) << status.str();
+  const pid_t second = spawn(args, dir_ / "second.log");
+  int first_status = 0, second_status = 0;
+  waitpid(first, &first_status, 0);
+  waitpid(second, &second_status, 0);
+  EXPECT_TRUE(WIFEXITED(first_status) && WEXITSTATUS(first_status) == 0) << file_text(dir_ / "first.log");
+  EXPECT_TRUE(WIFEXITED(second_status) && WEXITSTATUS(second_status) == 0) << file_text(dir_ / "second.log");
+
+  const auto trials = trials_of("shared");
+  const search::StudyProgress progress = search::summarize(trials, search::Direction::kMinimize);
+  EXPECT_EQ(progress.complete, 16) << "the budget is met exactly, by both together";
+  EXPECT_EQ(static_cast<int64_t>(trials.size()), 16) << "no trial failed, was interrupted or ran twice";
+  std::set<std::string> workers;
+  for (const auto& t : trials) workers.insert(t.worker);
+  EXPECT_EQ(workers.size(), 2u) << "both processes ran trials";
+}
+
+TEST_P(SharedStudy, AWorkerJoinsAStudyByNameFromItsDatabaseAndSharesTheBudget) {
+  const fs::path study = write("study.yaml", R"(
+study: joined
+budget: {trials: 12, parallel: 2}
+sampler: {name: random, seed: 6}
+space:
+  x: {distribution: uniform, low: -2, high: 2}
+)");
+  const fs::path script = write("objective.sh", "sleep 0.3\necho \"$GPU_TUNE_X\"\n");
+  const std::string db = storage_;
+  const pid_t first = spawn({"tune", study.string(), "--storage", db, "--objective-command", "sh " + script.string(),
+                                  "--no-progress"},
+                                 dir_ / "first.log");
+  ASSERT_TRUE(wait_for("joined", [](const std::vector<search::TrialRecord>& trials) { return !trials.empty(); }));
+  // No study file: the worker reads it from the database.
+  const pid_t second = spawn({"worker", "--study", "joined", "--storage", db, "--objective-command",
+                                   "sh " + script.string(), "--no-progress"},
+                                  dir_ / "second.log");
+  int first_status = 0, second_status = 0;
+  waitpid(first, &first_status, 0);
+  waitpid(second, &second_status, 0);
+  EXPECT_TRUE(WIFEXITED(first_status) && WEXITSTATUS(first_status) == 0) << file_text(dir_ / "first.log");
+  EXPECT_TRUE(WIFEXITED(second_status) && WEXITSTATUS(second_status) == 0) << file_text(dir_ / "second.log");
+  const auto trials = trials_of("joined");
+  EXPECT_EQ(trials.size(), 12u);
+  std::set<std::string> workers;
+  for (const auto& t : trials) {
+    EXPECT_EQ(t.state, search::TrialState::kComplete) << "trial " << t.number;
+    workers.insert(t.worker);
+  }
+  EXPECT_EQ(workers.size(), 2u) << "the worker ran trials too";
+
+  // A study the database does not hold is one error naming it, and nothing runs.
+  TuneOptions options;
+  options.join_study = "jioned";
+  options.storage = db;
+  options.objective_command = "sh " + script.string();
+  std::ostringstream out, log;
+  EXPECT_EQ(run_tune(options, out, log), 2);
+  EXPECT_NE(log.str().find("holds no study named 'jioned'"), std::string::npos) << log.str();
+  EXPECT_EQ(trials_of("joined").size(), 12u);
+}
+
+TEST_P(SharedStudy, WorkersSurviveOneKilledMidRunAndMeetTheBudgetExactly) {
+  // Three processes on one study; one is killed with SIGKILL mid-run. Its running trials are
+  // given up by the others' heartbeat threads (a dead process on this host is seen at the
+  // next beat), their places come back, and the survivors finish the budget exactly.
+  const fs::path study = write("study.yaml", R"(
+study: load
+budget: {trials: 300, parallel: 2}
+sampler: {name: random, seed: 9}
+workers: {heartbeat: 0.5s, grace: 30s}
+space:
+  x: {distribution: uniform, low: -2, high: 2}
+)");
+  const fs::path script = write("objective.sh", "sleep 0.05\necho \"$GPU_TUNE_X\"\n");
+  const std::vector<std::string> args = {"tune", study.string(), "--storage", storage_,
+                                         "--objective-command", "sh " + script.string(), "--no-progress"};
+  std::vector<pid_t> workers;
+  for (int w = 0; w < 3; ++w) workers.push_back(spawn(args, dir_ / ("worker" + std::to_string(w) + ".log")));
+  // Kill the first once a third of the budget is complete and it has trials running.
+  const std::string victim = ":" + std::to_string(workers[0]) + ":";
+  const bool victim_busy = wait_for(
+      "load",
+      [&](const std::vector<search::TrialRecord>& trials) {
+        return complete_count(trials) >= 100 &&
+               std::any_of(trials.begin(), trials.end(), [&](const search::TrialRecord& t) {
+                 return t.state == search::TrialState::kRunning && t.worker.find(victim) != std::string::npos;
+               });
+      },
+      std::chrono::seconds(120));
+  ASSERT_TRUE(victim_busy && kill(workers[0], SIGKILL) == 0)
+      << "the first worker never had trials running after 100 were complete";
+  int status = 0;
+  waitpid(workers[0], &status, 0);
+  for (size_t w = 1; w < workers.size(); ++w) {
+    waitpid(workers[w], &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << file_text(dir_ / ("worker" + std::to_string(w) + ".log"));
+  }
+  const auto trials = trials_of("load");
+  const search::StudyProgress progress = search::summarize(trials, search::Direction::kMinimize);
+  EXPECT_EQ(progress.done(), 300) << "the budget is met exactly";
+  EXPECT_EQ(progress.complete, 300);
+  EXPECT_EQ(progress.running, 0) << "the killed worker's trials were given up, not left running";
+  EXPECT_GE(progress.interrupted, 1) << "the killed worker had trials running";
+  std::set<std::string> owners;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    EXPECT_EQ(trials[i].number, static_cast<int64_t>(i));
+    owners.insert(trials[i].worker);
+    if (trials[i].state == search::TrialState::kFailed) {
+      EXPECT_EQ(trials[i].error, search::kInterruptedError);
+    }
+  }
+  EXPECT_EQ(owners.size(), 3u) << "every worker ran trials";
+}
+
+}  // namespace
+}  // namespace gpu_tune::app
