@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # A throw-away PostgreSQL server for the tests (Debian's postgresql package), in a temporary
 # directory, on a Unix socket and 127.0.0.1:
-#   scripts/postgres-test-server.sh start STATE_DIR   starts it; writes STATE_DIR/url
+#   scripts/postgres-test-server.sh start STATE_DIR [durable]
+#                                                    starts it; writes STATE_DIR/url. Tests run
+#                                                    without fsync; `durable` keeps PostgreSQL's
+#                                                    defaults (for benchmarks)
 #   scripts/postgres-test-server.sh stop STATE_DIR    stops it and removes its files
 # STATE_DIR/url holds a URL for the superuser over the socket (trust). Over TCP the server
 # asks for a password: the role gpu_tune_password (password in STATE_DIR/password) is for the
@@ -11,6 +14,8 @@ set -euo pipefail
 
 command=${1:?usage: postgres-test-server.sh start|stop STATE_DIR}
 state=${2:?usage: postgres-test-server.sh start|stop STATE_DIR}
+durability="-c fsync=off"
+[[ "${3:-}" == durable ]] && durability=""
 
 bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 if [[ -z "$bindir" || ! -x "$bindir/initdb" ]]; then
@@ -61,7 +66,7 @@ if [[ ${#as_server_user[@]} -gt 0 ]]; then chown -R nobody "$root"; fi
 for attempt in 1 2 3 4 5 6 7 8; do
   port=$((20000 + RANDOM % 40000))
   if "${as_server_user[@]}" "$bindir/pg_ctl" -D "$data" -l "$root/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$socket -c fsync=off -c max_connections=200" \
+      -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$socket $durability -c max_connections=200" \
       start >/dev/null 2>&1; then
     break
   fi
