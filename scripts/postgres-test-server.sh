@@ -14,6 +14,9 @@ set -euo pipefail
 
 command=${1:?usage: postgres-test-server.sh start|stop STATE_DIR}
 state=${2:?usage: postgres-test-server.sh start|stop STATE_DIR}
+state=$(realpath -m "$state")
+# The server's user may not be allowed into the caller's folder: work from /tmp.
+cd /tmp
 durability="-c fsync=off"
 [[ "${3:-}" == durable ]] && durability=""
 
