@@ -193,16 +193,18 @@ class Connection {
     for (int attempt = 0;; ++attempt) {
       try {
         if (!connection_ || PQstatus(connection_.get()) != CONNECTION_OK) connect();
-        retrying_ = attempt > 0;
+        retrying_ = attempt > 0 || lost_before_;
         auto restore = [this] { retrying_ = false; };
         try {
           if constexpr (std::is_void_v<decltype(operation())>) {
             operation();
             restore();
+            lost_before_ = false;
             return;
           } else {
             auto result = operation();
             restore();
+            lost_before_ = false;
             return result;
           }
         } catch (...) {
@@ -211,8 +213,10 @@ class Connection {
         }
       } catch (const ConnectionLost& lost) {
         connection_.reset();
+        lost_before_ = true;
         if (std::chrono::steady_clock::now() + pause > deadline) {
-          fail(operation_name, "no connection to the server within " + real_text(seconds) +
+          throw StorageUnavailable("PostgreSQL storage '" + description_ + "': " + std::string(operation_name) +
+                                   ": no connection to the server within " + real_text(seconds) +
                                    " s of trying: " + lost.what());
         }
         std::this_thread::sleep_for(pause);
@@ -221,8 +225,9 @@ class Connection {
     }
   }
 
-  // True while an operation runs again after a lost connection: its first attempt may have
-  // committed without the answer arriving, so a write finds its own work already done.
+  // True while an operation runs again after a lost connection (in this call, or in an
+  // earlier call that gave up): its earlier attempt may have committed without the answer
+  // arriving, so a write finds its own work already done.
   bool retrying() const { return retrying_; }
 
   bool in_batch() const { return in_batch_; }
@@ -268,6 +273,7 @@ class Connection {
   ConnectionPtr connection_;
   bool in_batch_ = false;
   bool retrying_ = false;
+  bool lost_before_ = false;  // the last operation ended with the connection lost
   uint64_t own_changes_ = 0;
 };
 
@@ -403,6 +409,14 @@ std::string trial_state(Connection& connection, int64_t study_id, int64_t number
                                    std::to_string(number));
   }
   return PQgetvalue(result.get(), 0, 0);
+}
+
+// Run again after a lost connection, a write to a trial that has finished since was part of
+// an earlier attempt that committed (a batch commits all its writes or none): done already.
+bool finished_before_retry(Connection& connection, int64_t study_id, int64_t number, std::string_view operation) {
+  if (!connection.retrying()) return false;
+  const auto state = parse_trial_state(trial_state(connection, study_id, number, operation));
+  return state && is_finished(*state);
 }
 
 void require_running(Connection& connection, int64_t study_id, int64_t number, std::string_view operation) {
@@ -646,6 +660,7 @@ void PostgresStorage::record_step(int64_t study_id, int64_t number, const StepRe
   const std::string metrics_json = json_metrics(connection, step.metrics, operation);
   connection.with_reconnect(operation, [&] {
     Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+    if (finished_before_retry(connection, study_id, number, operation)) return transaction.commit();
     require_running(connection, study_id, number, operation);
     // A step reported again replaces the earlier report.
     connection.exec(operation,
@@ -663,6 +678,7 @@ void PostgresStorage::set_trial_attributes(int64_t study_id, int64_t number,
   Connection& connection = *connection_;
   connection.with_reconnect(operation, [&] {
     Transaction transaction(connection, Transaction::Kind::kWrite, operation);
+    if (finished_before_retry(connection, study_id, number, operation)) return transaction.commit();
     require_running(connection, study_id, number, operation);
     for (const auto& [key, value] : attributes) {
       connection.exec(operation,

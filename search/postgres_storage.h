@@ -7,8 +7,9 @@
 // exactly, whatever the number of workers.
 //
 // A lost connection (the server restarted, a network cut) is reconnected with exponential
-// backoff and the whole operation run again, for up to `reconnect_seconds`; then StorageError
-// says what was lost and for how long it was tried. The URL's password never appears in a
+// backoff and the whole operation run again, for up to `reconnect_seconds`; then
+// StorageUnavailable says what was lost and for how long it was tried (StorageWriter keeps
+// the writes and tries them again). The URL's password never appears in a
 // message: descriptions use redact_storage_url (storage_url.h).
 #include <memory>
 #include <string>

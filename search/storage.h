@@ -34,6 +34,14 @@ class StorageError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The storage could not be reached (a database server gone for longer than the storage
+// retries): nothing of the failed operation was written, and the same operation may succeed
+// later. StorageWriter keeps writes that failed this way and tries them again.
+class StorageUnavailable : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
 class Storage {
  public:
   Storage();

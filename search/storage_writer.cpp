@@ -1,5 +1,7 @@
 #include "search/storage_writer.h"
 
+#include <algorithm>
+#include <chrono>
 #include <utility>
 
 namespace gpu_tune::search {
@@ -36,13 +38,14 @@ void StorageWriter::flush() {
 }
 
 void StorageWriter::commit_loop() {
+  auto pause = std::chrono::milliseconds(100);
   for (;;) {
     std::deque<Write> batch;
     {
       std::unique_lock lock(queue_mutex_);
       queued_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, and everything is committed
-      if (failure_) {
+      if (failure_ && !holding_) {
         queue_.clear();  // nothing more is written after a failure
         idle_.notify_all();
         continue;
@@ -51,22 +54,46 @@ void StorageWriter::commit_loop() {
       committing_ = true;
     }
     std::exception_ptr error;
+    bool unavailable = false;
     {
       std::lock_guard lock(storage_mutex_);
       try {
         storage_.write_batch([&] {
           for (Write& write : batch) write(storage_);
         });
+      } catch (const StorageUnavailable&) {
+        error = std::current_exception();
+        unavailable = true;
       } catch (...) {
         error = std::current_exception();
       }
     }
+    std::string held_error;
+    size_t held = 0;
     {
       std::lock_guard lock(queue_mutex_);
       committing_ = false;
+      if (unavailable) {
+        // Held, in order, ahead of anything queued meanwhile: tried again below.
+        for (auto write = batch.rbegin(); write != batch.rend(); ++write) queue_.push_front(std::move(*write));
+        held = queue_.size();
+        try {
+          std::rethrow_exception(error);
+        } catch (const StorageUnavailable& e) {
+          held_error = e.what();
+        }
+      }
+      holding_ = unavailable;
       if (error && !failure_) failure_ = error;
     }
     idle_.notify_all();
+    if (unavailable) {
+      if (on_held_) on_held_(held, held_error);
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+    } else {
+      pause = std::chrono::milliseconds(100);
+    }
   }
 }
 

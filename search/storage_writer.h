@@ -6,13 +6,18 @@
 // such as a new trial's number) goes through use(), which takes turns with the commits.
 //
 // A failed commit is kept: from then on enqueue, flush and use throw it, and nothing more
-// is written, so the study stops with the error instead of running on unrecorded.
+// is written, so the study stops with the error instead of running on unrecorded. A commit
+// that failed because the storage was unreachable (StorageUnavailable) is the exception to
+// "nothing more": its writes are held, not dropped, and committed again and again until
+// the storage answers, even while the writer is being destroyed, so a finished trial's
+// result is not lost to an outage (on_held says what waits).
 #include <condition_variable>
 #include <deque>
 #include <exception>
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <utility>
 #include <thread>
 
@@ -29,6 +34,10 @@ class StorageWriter {
   ~StorageWriter();
   StorageWriter(const StorageWriter&) = delete;
   StorageWriter& operator=(const StorageWriter&) = delete;
+
+  // Called from the writer's thread whenever a commit of held writes fails, with their
+  // number and the error. Set before the first enqueue.
+  void set_on_held(std::function<void(size_t writes, const std::string& error)> on_held) { on_held_ = std::move(on_held); }
 
   void enqueue(Write write);
   // Returns once every write queued before it is committed.
@@ -62,7 +71,9 @@ class StorageWriter {
   std::deque<Write> queue_;
   bool committing_ = false;
   bool stopping_ = false;
+  bool holding_ = false;  // the queue's front is writes held through an outage
   std::exception_ptr failure_;
+  std::function<void(size_t, const std::string&)> on_held_;
 
   std::thread thread_;  // last: started once the rest exists
 };

@@ -27,6 +27,10 @@ StudyService::StudyService(Storage& storage, StudyInfo study, const SearchSpace&
       pruner_(pruner),
       started_(std::chrono::steady_clock::now()),
       writer_(storage) {
+  writer_.set_on_held([this](size_t writes, const std::string& error) {
+    note("storage unreachable; " + std::to_string(writes) +
+         " writes (finished trials' results among them) are held and tried again until it answers: " + error);
+  });
   others_version_ = writer_.use([](Storage& s) { return s.others_version(); });
   worker_id_ = writer_.use([](Storage& s) { return s.worker_id(); });
   history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));

@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +17,7 @@
 #include "tests/search/postgres_test_database.h"
 #include "tests/search/temp_directory.h"
 #include "search/postgres_storage.h"
+#include "search/storage_writer.h"
 #include "search/study_progress.h"
 
 namespace gpu_tune::search {
@@ -171,6 +173,38 @@ TEST_F(PostgresStorageTest, AnOperationAfterTheServerEndedTheConnectionRunsOnANe
   EXPECT_EQ(trials[0].metrics.at("test_accuracy"), 0.9);
   EXPECT_EQ(trials[1].state, TrialState::kComplete);
   ASSERT_EQ(trials[1].steps.size(), 1u);
+}
+
+TEST_F(PostgresStorageTest, AResultWrittenDuringAnOutageIsHeldAndCommittedWhenTheServerReturns) {
+  PostgresOptions options;
+  options.reconnect_seconds = 0.3;
+  PostgresStorage storage(url(), options);
+  const int64_t id = storage.create_or_load_study(study_named("shared")).id;
+  storage.start_trial(id, kParams, "cpu", 0);
+  // The outage: the database refuses new connections, and this object's is ended.
+  testing::run_admin_statement("ALTER DATABASE " + database_.name() + " ALLOW_CONNECTIONS false");
+  testing::run_admin_statement("SELECT pg_terminate_backend(" + std::to_string(storage.backend_pid()) + ")");
+  std::atomic<int> held{0};
+  {
+    StorageWriter writer(storage);
+    writer.set_on_held([&](size_t, const std::string& error) {
+      EXPECT_NE(error.find("no connection to the server within 0.3 s"), std::string::npos) << error;
+      held += 1;
+    });
+    writer.enqueue([&](Storage& s) {
+      s.record_step(id, 0, {1, 0.5, {}});
+      s.finish_trial(id, 0, TrialState::kComplete, 0.5, {{"test_accuracy", 0.8}}, "");
+    });
+    EXPECT_THROW(writer.flush(), StorageUnavailable);
+    while (held < 2) std::this_thread::sleep_for(std::chrono::milliseconds(20));  // tried again, and held still
+    testing::run_admin_statement("ALTER DATABASE " + database_.name() + " ALLOW_CONNECTIONS true");
+  }  // the writer commits what it holds before it is gone
+  PostgresStorage reader(url());
+  const std::vector<TrialRecord> trials = reader.trials(id);
+  ASSERT_EQ(trials.size(), 1u);
+  EXPECT_EQ(trials[0].state, TrialState::kComplete) << "the finished trial's result was lost in the outage";
+  EXPECT_EQ(trials[0].metrics.at("test_accuracy"), 0.8);
+  EXPECT_EQ(trials[0].steps.size(), 1u);
 }
 
 TEST_F(PostgresStorageTest, RefusesADatabaseOfANewerSchema) {

@@ -126,6 +126,11 @@ class CountingStorage final : public Storage {
   uint64_t others_version() override { return version; }
   void write_batch(const std::function<void()>& writes) override {
     batches += 1;
+    // An outage: nothing of the batch is written.
+    if (unavailable_batches > 0) {
+      unavailable_batches -= 1;
+      throw StorageUnavailable("write_batch: no connection to the server");
+    }
     writes();
   }
 
@@ -134,6 +139,7 @@ class CountingStorage final : public Storage {
   std::atomic<uint64_t> version{0};  // a test changes it to stand for another writer
   milliseconds write_delay{0};
   bool fail_steps = false;
+  std::atomic<int> unavailable_batches{0};  // this many commits fail as if the server were gone
 };
 
 TEST(StorageWriter, QueuedWritesReturnAtOnceAndCommitTogetherInOrder) {
@@ -170,6 +176,34 @@ TEST(StorageWriter, AFailedWriteIsReportedAndNothingMoreIsWritten) {
   }
   EXPECT_THROW(writer.enqueue([](Storage&) {}), StorageError);
   EXPECT_THROW(writer.use([](Storage&) { return 0; }), StorageError);
+}
+
+TEST(StorageWriter, WritesThatMeetAnOutageAreHeldAndCommittedOnceTheStorageAnswers) {
+  CountingStorage storage;
+  const StudyInfo study = storage.create_or_load_study(named("outage"));
+  const int64_t number = storage.start_trial(study.id, {{"x", 0.5}}, "cpu", 0).number;
+  storage.unavailable_batches = 3;
+  std::atomic<int> held_reports{0};
+  {
+    StorageWriter writer(storage);
+    writer.set_on_held([&](size_t writes, const std::string& error) {
+      EXPECT_EQ(writes, 1u);
+      EXPECT_NE(error.find("no connection"), std::string::npos) << error;
+      held_reports += 1;
+    });
+    // One write, so that no second enqueue can meet the outage's failure first.
+    writer.enqueue([&](Storage& s) {
+      s.record_step(study.id, number, {1, 0.5, {}});
+      s.finish_trial(study.id, number, TrialState::kComplete, 0.5, {}, "");
+    });
+    // The study learns of the outage (and stops starting trials) ...
+    EXPECT_THROW(writer.flush(), StorageUnavailable);
+    EXPECT_THROW(writer.enqueue([](Storage&) {}), StorageUnavailable);
+  }  // ... and the writer, even while it is destroyed, commits what it holds once it can.
+  EXPECT_EQ(held_reports, 3);
+  const std::vector<TrialRecord> trials = storage.inner.trials(study.id);
+  EXPECT_EQ(trials[0].state, TrialState::kComplete) << "the finished trial's result was lost";
+  EXPECT_EQ(trials[0].steps.size(), 1u);
 }
 
 // Records the history each suggestion was sampled from, and the thread it ran on.
