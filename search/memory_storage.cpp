@@ -1,17 +1,13 @@
 #include "search/memory_storage.h"
 
 #include <algorithm>
-#include <chrono>
 #include <stdexcept>
 
 #include "search/param_json.h"
+#include "search/storage_rows.h"
 
 namespace gpu_tune::search {
 namespace {
-
-double unix_time_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
 
 std::string describe(const StudyInfo& study) {
   return "study " + std::to_string(study.id) + " ('" + study.name + "')";
@@ -24,12 +20,8 @@ StudyInfo MemoryStorage::create_or_load_study(const StudyInfo& requested) {
   std::lock_guard lock(mutex_);
   for (const auto& [id, existing] : studies_) {
     if (existing.info.name != requested.name) continue;
-    if (existing.info.direction != requested.direction || existing.info.metric != requested.metric) {
-      throw StorageError("study '" + requested.name + "' exists to " +
-                         std::string(direction_name(existing.info.direction)) + " " + existing.info.metric +
-                         ", but was asked to " + std::string(direction_name(requested.direction)) + " " +
-                         requested.metric);
-    }
+    if (const std::string problem = study_mismatch(existing.info, requested); !problem.empty())
+      throw StorageError(problem);
     if (existing.info.space.empty()) studies_.at(id).info.space = requested.space;
     return studies_.at(id).info;
   }
@@ -164,11 +156,8 @@ void MemoryStorage::set_trial_attributes(int64_t study_id, int64_t number,
 void MemoryStorage::finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
                                  const std::map<std::string, double>& metrics, const std::string& error,
                                  std::optional<double> finished_at) {
-  if (!is_finished(state)) {
-    throw StorageError("finish_trial: study " + std::to_string(study_id) + " trial " + std::to_string(number) +
-                       " cannot finish as '" + std::string(trial_state_name(state)) +
-                       "'; it must be complete, pruned or failed");
-  }
+  if (const std::string problem = finish_state_problem(study_id, number, state); !problem.empty())
+    throw StorageError("finish_trial: " + problem);
   std::lock_guard lock(mutex_);
   TrialRecord& trial = running_trial(study_id, number, "finish_trial");
   trial.state = state;

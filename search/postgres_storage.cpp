@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "search/param_json.h"
+#include "search/storage_rows.h"
 #include "search/storage_url.h"
 
 namespace gpu_tune::search {
@@ -79,16 +80,6 @@ constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 // Any constant unique to gpu_tune: the key of the advisory lock held while the schema changes.
 constexpr int64_t kSchemaLockKey = 0x67707574756e65;  // "gputune"
 
-double unix_time_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::optional<Direction> parse_direction(std::string_view name) {
-  for (Direction direction : {Direction::kMinimize, Direction::kMaximize}) {
-    if (direction_name(direction) == name) return direction;
-  }
-  return std::nullopt;
-}
 
 // PostgreSQL's text forms of a double; NaN and the infinities have names of their own.
 std::string real_text(double value) {
@@ -353,26 +344,6 @@ class Transaction {
   bool open_ = false, writes_ = false, committed_ = false;
 };
 
-std::string json_params(Connection& connection, const ParamMap& params, std::string_view operation) {
-  try {
-    return params_to_json_text(params);
-  } catch (const std::invalid_argument& e) {
-    connection.fail(operation, e.what());
-  }
-}
-
-std::string json_metrics(Connection& connection, const std::map<std::string, double>& metrics,
-                         std::string_view operation) {
-  try {
-    return metrics_to_json_text(metrics);
-  } catch (const std::invalid_argument& e) {
-    connection.fail(operation, e.what());
-  }
-}
-
-std::string describe_trial(int64_t study_id, const std::string& study_name, int64_t number) {
-  return "study " + std::to_string(study_id) + " ('" + study_name + "') trial " + std::to_string(number);
-}
 
 std::optional<StudyInfo> select_study_by_name(Connection& connection, const std::string& name,
                                               std::string_view operation) {
@@ -467,7 +438,7 @@ TrialRecord insert_trial(Connection& connection, int64_t study_id, const ParamMa
       "INSERT INTO trials (study_id, number, state, params, value, metrics, device, slot, started_at, finished_at, "
       "error, worker, heartbeat) SELECT $1, COALESCE(MAX(number) + 1, 0), $2, $3, NULL, '{}', $4, $5, $6, NULL, '', "
       "$7, $6 FROM trials WHERE study_id = $1 RETURNING number",
-      {integer_text(study_id), std::string(trial_state_name(TrialState::kRunning)), json_params(connection, params, operation),
+      {integer_text(study_id), std::string(trial_state_name(TrialState::kRunning)), stored_params(connection, params, operation),
        device, integer_text(slot), real_text(trial.started_at), worker});
   trial.number = Row{result.get(), 0}.integer(0);
   return trial;
@@ -495,12 +466,8 @@ StudyInfo PostgresStorage::create_or_load_study(const StudyInfo& requested) {
   return connection.with_reconnect(operation, [&] {
     Transaction transaction(connection, Transaction::Kind::kWrite, operation);
     if (auto existing = select_study_by_name(connection, requested.name, operation)) {
-      if (existing->direction != requested.direction || existing->metric != requested.metric) {
-        connection.fail(operation, "study '" + requested.name + "' exists to " +
-                                       std::string(direction_name(existing->direction)) + " " + existing->metric +
-                                       ", but was asked to " + std::string(direction_name(requested.direction)) +
-                                       " " + requested.metric);
-      }
+      if (const std::string problem = study_mismatch(*existing, requested); !problem.empty())
+        connection.fail(operation, problem);
       if (existing->space.empty() && !requested.space.empty()) {
         connection.exec(operation, "UPDATE studies SET space = $1 WHERE id = $2",
                         {requested.space, integer_text(existing->id)});
@@ -657,7 +624,7 @@ std::vector<int64_t> PostgresStorage::fail_stale_trials(int64_t study_id, const 
 void PostgresStorage::record_step(int64_t study_id, int64_t number, const StepRecord& step) {
   constexpr std::string_view operation = "record_step";
   Connection& connection = *connection_;
-  const std::string metrics_json = json_metrics(connection, step.metrics, operation);
+  const std::string metrics_json = stored_metrics(connection, step.metrics, operation);
   connection.with_reconnect(operation, [&] {
     Transaction transaction(connection, Transaction::Kind::kWrite, operation);
     if (finished_before_retry(connection, study_id, number, operation)) return transaction.commit();
@@ -695,12 +662,9 @@ void PostgresStorage::finish_trial(int64_t study_id, int64_t number, TrialState 
                                    std::optional<double> finished_at) {
   constexpr std::string_view operation = "finish_trial";
   Connection& connection = *connection_;
-  if (!is_finished(state)) {
-    connection.fail(operation, "study " + std::to_string(study_id) + " trial " + std::to_string(number) +
-                                   " cannot finish as '" + std::string(trial_state_name(state)) +
-                                   "'; it must be complete, pruned or failed");
-  }
-  const std::string metrics_json = json_metrics(connection, metrics, operation);
+  if (const std::string problem = finish_state_problem(study_id, number, state); !problem.empty())
+    connection.fail(operation, problem);
+  const std::string metrics_json = stored_metrics(connection, metrics, operation);
   const double ended = finished_at.value_or(unix_time_now());
   connection.with_reconnect(operation, [&] {
     Transaction transaction(connection, Transaction::Kind::kWrite, operation);
@@ -737,51 +701,34 @@ std::vector<TrialRecord> PostgresStorage::trials(int64_t study_id) {
         "FROM trials WHERE study_id = $1 ORDER BY number",
         {study});
     for (const Row& row : rows(trial_rows)) {
-      TrialRecord& trial = trials.emplace_back();
-      trial.number = row.integer(0);
-      const std::string state = row.text(1);
-      const auto parsed = parse_trial_state(state);
-      if (!parsed) unreadable(trial.number, "unknown state '" + state + "'");
-      trial.state = *parsed;
       try {
-        trial.params = params_from_json_text(row.text(2));
-        trial.metrics = metrics_from_json_text(row.text(4));
+        trials.push_back(decode_trial_row(row));
       } catch (const std::invalid_argument& e) {
-        unreadable(trial.number, e.what());
+        unreadable(row.integer(0), e.what());
       }
-      trial.value = row.optional_real(3);
-      trial.device = row.text(5);
-      trial.slot = static_cast<int>(row.integer(6));
-      trial.started_at = row.real(7);
-      trial.finished_at = row.optional_real(8).value_or(0.0);
-      trial.error = row.text(9);
-      if (!row.is_null(10)) trial.worker = row.text(10);
     }
     // Both lists are ordered by number, so one pass pairs each step (attribute) with its trial.
     const ResultPtr step_rows = connection.exec(
         operation, "SELECT number, step, value, metrics FROM trial_steps WHERE study_id = $1 ORDER BY number, step",
         {study});
-    auto trial = trials.begin();
+    TrialCursor step_cursor(trials);
     for (const Row& row : rows(step_rows)) {
       const int64_t number = row.integer(0);
-      while (trial != trials.end() && trial->number < number) ++trial;
-      if (trial == trials.end() || trial->number != number) unreadable(number, "has steps but no trial row");
-      StepRecord& step = trial->steps.emplace_back();
-      step.step = row.integer(1);
-      step.value = row.optional_real(2).value_or(std::numeric_limits<double>::quiet_NaN());
+      TrialRecord* trial = step_cursor.find(number);
+      if (!trial) unreadable(number, "has steps but no trial row");
       try {
-        step.metrics = metrics_from_json_text(row.text(3));
+        trial->steps.push_back(decode_step_row(row));
       } catch (const std::invalid_argument& e) {
-        unreadable(number, "step " + std::to_string(step.step) + ": " + e.what());
+        unreadable(number, e.what());
       }
     }
     const ResultPtr attribute_rows = connection.exec(
         operation, "SELECT number, key, value FROM trial_attributes WHERE study_id = $1 ORDER BY number", {study});
-    trial = trials.begin();
+    TrialCursor attribute_cursor(trials);
     for (const Row& row : rows(attribute_rows)) {
       const int64_t number = row.integer(0);
-      while (trial != trials.end() && trial->number < number) ++trial;
-      if (trial == trials.end() || trial->number != number) unreadable(number, "has attributes but no trial row");
+      TrialRecord* trial = attribute_cursor.find(number);
+      if (!trial) unreadable(number, "has attributes but no trial row");
       trial->attributes[row.text(1)] = row.optional_real(2).value_or(std::numeric_limits<double>::quiet_NaN());
     }
     transaction.commit();

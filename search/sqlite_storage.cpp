@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "search/param_json.h"
+#include "search/storage_rows.h"
 
 namespace gpu_tune::search {
 namespace {
@@ -86,16 +87,6 @@ CREATE INDEX IF NOT EXISTS trials_by_state ON trials (study_id, state);
 // this text instead (a REAL column keeps text it cannot parse as a number).
 constexpr std::string_view kNanText = "NaN";
 
-double unix_time_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::optional<Direction> parse_direction(std::string_view name) {
-  for (Direction direction : {Direction::kMinimize, Direction::kMaximize}) {
-    if (direction_name(direction) == name) return direction;
-  }
-  return std::nullopt;
-}
 
 struct DatabaseCloser {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -260,26 +251,6 @@ class Transaction {
   bool committed_ = false;
 };
 
-std::string json_params(Connection& connection, const ParamMap& params, std::string_view operation) {
-  try {
-    return params_to_json_text(params);
-  } catch (const std::invalid_argument& e) {
-    connection.fail(operation, e.what());
-  }
-}
-
-std::string json_metrics(Connection& connection, const std::map<std::string, double>& metrics,
-                         std::string_view operation) {
-  try {
-    return metrics_to_json_text(metrics);
-  } catch (const std::invalid_argument& e) {
-    connection.fail(operation, e.what());
-  }
-}
-
-std::string describe_trial(int64_t study_id, const std::string& study_name, int64_t number) {
-  return "study " + std::to_string(study_id) + " ('" + study_name + "') trial " + std::to_string(number);
-}
 
 // Reads a study row selected as: id, name, direction, metric, config.
 StudyInfo read_study(Connection& connection, const Query& row, std::string_view operation) {
@@ -420,12 +391,8 @@ StudyInfo SqliteStorage::create_or_load_study(const StudyInfo& requested) {
   if (requested.name.empty()) connection.fail(operation, "a study needs a name");
   Transaction transaction(connection, Transaction::Kind::kWrite, operation);
   if (auto existing = select_study_by_name(connection, requested.name, operation)) {
-    if (existing->direction != requested.direction || existing->metric != requested.metric) {
-      connection.fail(operation, "study '" + requested.name + "' exists to " +
-                                     std::string(direction_name(existing->direction)) + " " + existing->metric +
-                                     ", but was asked to " + std::string(direction_name(requested.direction)) +
-                                     " " + requested.metric);
-    }
+    if (const std::string problem = study_mismatch(*existing, requested); !problem.empty())
+      connection.fail(operation, problem);
     if (existing->space.empty() && !requested.space.empty()) {
       insert_study_space(connection, existing->id, requested.space, operation);
       existing->space = requested.space;
@@ -463,7 +430,7 @@ TrialRecord insert_trial(Connection& connection, int64_t study_id, const ParamMa
   trial.device = device;
   trial.slot = slot;
   trial.worker = worker;
-  const std::string params_json = json_params(connection, params, operation);
+  const std::string params_json = stored_params(connection, params, operation);
   {
     Query query(connection, "SELECT COALESCE(MAX(number) + 1, 0) FROM trials WHERE study_id = ?", operation);
     query.bind_int(study_id);
@@ -658,7 +625,7 @@ std::vector<int64_t> SqliteStorage::fail_stale_trials(int64_t study_id, const st
 void SqliteStorage::record_step(int64_t study_id, int64_t number, const StepRecord& step) {
   constexpr std::string_view operation = "record_step";
   Connection& connection = *connection_;
-  const std::string metrics_json = json_metrics(connection, step.metrics, operation);
+  const std::string metrics_json = stored_metrics(connection, step.metrics, operation);
   Transaction transaction(connection, Transaction::Kind::kWrite, operation);
   require_running(connection, study_id, number, operation);
   // A step reported again replaces the earlier report.
@@ -700,12 +667,9 @@ void SqliteStorage::finish_trial(int64_t study_id, int64_t number, TrialState st
                                  std::optional<double> finished_at) {
   constexpr std::string_view operation = "finish_trial";
   Connection& connection = *connection_;
-  if (!is_finished(state)) {
-    connection.fail(operation, "study " + std::to_string(study_id) + " trial " + std::to_string(number) +
-                                   " cannot finish as '" + std::string(trial_state_name(state)) +
-                                   "'; it must be complete, pruned or failed");
-  }
-  const std::string metrics_json = json_metrics(connection, metrics, operation);
+  if (const std::string problem = finish_state_problem(study_id, number, state); !problem.empty())
+    connection.fail(operation, problem);
+  const std::string metrics_json = stored_metrics(connection, metrics, operation);
   Transaction transaction(connection, Transaction::Kind::kWrite, operation);
   require_running(connection, study_id, number, operation);
   Query(connection,
@@ -741,25 +705,11 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
                 operation);
     query.bind_int(study_id);
     while (query.next_row()) {
-      TrialRecord& trial = trials.emplace_back();
-      trial.number = query.integer(0);
-      const std::string state = query.text(1);
-      const auto parsed = parse_trial_state(state);
-      if (!parsed) unreadable(trial.number, "unknown state '" + state + "'");
-      trial.state = *parsed;
       try {
-        trial.params = params_from_json_text(query.text(2));
-        trial.metrics = metrics_from_json_text(query.text(4));
+        trials.push_back(decode_trial_row(query));
       } catch (const std::invalid_argument& e) {
-        unreadable(trial.number, e.what());
+        unreadable(query.integer(0), e.what());
       }
-      trial.value = query.optional_real(3);
-      trial.device = query.text(5);
-      trial.slot = static_cast<int>(query.integer(6));
-      trial.started_at = query.real(7);
-      trial.finished_at = query.optional_real(8).value_or(0.0);
-      trial.error = query.text(9);
-      if (!query.is_null(10)) trial.worker = query.text(10);
     }
   }
   {
@@ -768,18 +718,15 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
                 operation);
     query.bind_int(study_id);
     // Both lists are ordered by number, so one pass pairs each step with its trial.
-    auto trial = trials.begin();
+    TrialCursor cursor(trials);
     while (query.next_row()) {
       const int64_t number = query.integer(0);
-      while (trial != trials.end() && trial->number < number) ++trial;
-      if (trial == trials.end() || trial->number != number) unreadable(number, "has steps but no trial row");
-      StepRecord& step = trial->steps.emplace_back();
-      step.step = query.integer(1);
-      step.value = query.optional_real(2).value_or(std::numeric_limits<double>::quiet_NaN());
+      TrialRecord* trial = cursor.find(number);
+      if (!trial) unreadable(number, "has steps but no trial row");
       try {
-        step.metrics = metrics_from_json_text(query.text(3));
+        trial->steps.push_back(decode_step_row(query));
       } catch (const std::invalid_argument& e) {
-        unreadable(number, "step " + std::to_string(step.step) + ": " + e.what());
+        unreadable(number, e.what());
       }
     }
   }
@@ -787,11 +734,11 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
     Query query(connection,
                 "SELECT number, key, value FROM trial_attributes WHERE study_id = ? ORDER BY number", operation);
     query.bind_int(study_id);
-    auto trial = trials.begin();
+    TrialCursor cursor(trials);
     while (query.next_row()) {
       const int64_t number = query.integer(0);
-      while (trial != trials.end() && trial->number < number) ++trial;
-      if (trial == trials.end() || trial->number != number) unreadable(number, "has attributes but no trial row");
+      TrialRecord* trial = cursor.find(number);
+      if (!trial) unreadable(number, "has attributes but no trial row");
       trial->attributes[query.text(1)] = query.optional_real(2).value_or(std::numeric_limits<double>::quiet_NaN());
     }
   }

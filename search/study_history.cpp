@@ -1,16 +1,10 @@
 #include "search/study_history.h"
 
 #include <algorithm>
-#include <chrono>
 
 #include "search/storage.h"
 
 namespace gpu_tune::search {
-namespace {
-double unix_time_now() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-}  // namespace
 
 void StudyHistory::reset(std::vector<TrialRecord> trials) {
   trials_ = std::move(trials);

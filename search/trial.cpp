@@ -1,5 +1,7 @@
 #include "search/trial.h"
 
+#include <chrono>
+
 namespace gpu_tune::search {
 
 std::string_view trial_state_name(TrialState state) {
@@ -27,6 +29,17 @@ std::string_view direction_name(Direction direction) {
     case Direction::kMaximize: return "maximize";
   }
   return "?";
+}
+
+std::optional<Direction> parse_direction(std::string_view name) {
+  for (Direction direction : {Direction::kMinimize, Direction::kMaximize}) {
+    if (direction_name(direction) == name) return direction;
+  }
+  return std::nullopt;
+}
+
+double unix_time_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 }  // namespace gpu_tune::search

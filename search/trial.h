@@ -18,6 +18,10 @@ inline bool is_finished(TrialState s) { return s == TrialState::kComplete || s =
 
 enum class Direction { kMinimize, kMaximize };
 std::string_view direction_name(Direction direction);
+std::optional<Direction> parse_direction(std::string_view name);
+
+// Now, as trials count time: seconds since the Unix epoch (started_at, finished_at).
+double unix_time_now();
 
 // One intermediate report: the objective's value at a step (an epoch) and any metrics.
 struct StepRecord {
