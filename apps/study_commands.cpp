@@ -11,7 +11,6 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "apps/seed_study.h"
 #include "apps/tune_command.h"
 #include "search/optuna_journal.h"
 #include "search/param_json.h"
@@ -23,46 +22,6 @@
 namespace gpu_tune::app {
 
 namespace {
-
-struct OpenStudy {
-  std::unique_ptr<search::Storage> storage;
-  search::StudyInfo info;
-  std::string where;  // the storage's file, or its URL without the password
-};
-
-OpenStudy open_study(const StudySelector& selector) {
-  std::string name;
-  if (selector.study_name) {
-    name = *selector.study_name;
-  } else if (selector.study_file) {
-    name = search::load_study_config(*selector.study_file).name;
-  } else {
-    name = search::parse_study_config(kSeedStudyYaml, kSeedStudyName).name;
-  }
-  OpenStudy study;
-  const search::StorageLocation location = study_storage_location(selector.storage, name);
-  study.where = location.description();
-  // Reading must not create: a mistyped path would otherwise leave an empty database behind.
-  if (location.is_sqlite() && !std::filesystem::exists(location.sqlite_file))
-    throw std::runtime_error("no study database at " + study.where + " (run gpu_tune tune first, or pass --storage)");
-  study.storage = search::open_storage(location);
-  std::optional<search::StudyInfo> info = study.storage->find_study(name);
-  if (!info && selector.storage && !selector.study_name && !selector.study_file) {
-    throw std::runtime_error(study.where + " holds no study named '" + name + "'; pass --study NAME");
-  }
-  if (!info) throw std::runtime_error(study.where + " holds no study named '" + name + "'");
-  study.info = *info;
-  return study;
-}
-
-// The study's search space: from the study file when one was named, else from the copy of
-// it kept with the study.
-search::SearchSpace study_space(const OpenStudy& study, const StudySelector& selector) {
-  if (selector.study_file) return search::load_study_config(*selector.study_file).space;
-  if (study.info.config.empty())
-    throw std::runtime_error("study '" + study.info.name + "' keeps no study file to read its space from; pass the study file");
-  return search::parse_study_config(study.info.config, study.where + " (study '" + study.info.name + "')").space;
-}
 
 std::string csv_field(const std::string& text) {
   if (text.find_first_of(",\"\n") == std::string::npos) return text;
@@ -93,15 +52,6 @@ int guarded(const char* command, std::ostream& log, Body body) {
     log << "gpu_tune " << command << ": error: " << e.what() << "\n";
     return 2;
   }
-}
-
-void add_selector(CLI::App& command, StudySelector& selector) {
-  command.add_option_function<std::string>(
-      "study", [&selector](const std::string& f) { selector.study_file = f; }, "the study file (YAML); default: the seed study");
-  command.add_option_function<std::string>(
-      "--study", [&selector](const std::string& n) { selector.study_name = n; }, "the study's name");
-  command.add_option_function<std::string>(
-      "--storage", [&selector](const std::string& s) { selector.storage = s; }, "where the study is kept: a SQLite file or sqlite:///FILE (default studies/STUDY/study.db), or postgresql://USER@HOST:PORT/DB");
 }
 
 }  // namespace
@@ -249,22 +199,22 @@ int run_trials(const StudyCommandOptions& options, std::ostream& out, std::ostre
 
 void add_study_commands(CLI::App& app, StudyCommandOptions& options, int& exit_code) {
   CLI::App* status = app.add_subcommand("status", "a study's trial counts, best trial and running trials");
-  add_selector(*status, options.selector);
+  add_study_selector(*status, options.selector);
   status->callback([&] { exit_code = run_status(options, std::cout, std::cerr); });
 
   CLI::App* best = app.add_subcommand("best", "the best trial's parameters and metrics");
-  add_selector(*best, options.selector);
+  add_study_selector(*best, options.selector);
   best->add_flag_callback("--json", [&] { options.format = "json"; }, "as JSON");
   best->callback([&] { exit_code = run_best(options, std::cout, std::cerr); });
 
   CLI::App* trials = app.add_subcommand("trials", "every trial of a study");
-  add_selector(*trials, options.selector);
+  add_study_selector(*trials, options.selector);
   trials->add_flag_callback("--csv", [&] { options.format = "csv"; }, "as CSV");
   trials->add_flag_callback("--json", [&] { options.format = "json"; }, "as JSON");
   trials->callback([&] { exit_code = run_trials(options, std::cout, std::cerr); });
 
   CLI::App* exporter = app.add_subcommand("export", "write every trial to a file (or standard output)");
-  add_selector(*exporter, options.selector);
+  add_study_selector(*exporter, options.selector);
   exporter->add_option("--format", options.format, "csv | json | optuna-journal (Optuna's JournalStorage file)")
       ->check(CLI::IsMember({"csv", "json", "optuna-journal"}))
       ->required();

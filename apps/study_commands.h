@@ -8,15 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "apps/study_location.h"
 #include "search/trial.h"
 
 namespace gpu_tune::app {
-
-struct StudySelector {
-  std::optional<std::string> study_file;  // the study's YAML: its name finds the database
-  std::optional<std::string> study_name;  // --study NAME
-  std::optional<std::string> storage;     // --storage FILE
-};
 
 struct StudyCommandOptions {
   StudySelector selector;

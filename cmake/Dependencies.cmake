@@ -19,6 +19,10 @@ find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json 3 CONFIG REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(yaml-cpp CONFIG REQUIRED)
-# libpq (Debian's libpq-dev), for studies kept in PostgreSQL.
-find_package(PkgConfig REQUIRED)
-pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+# libpq (Debian's libpq-dev), for studies kept in PostgreSQL. OFF builds without it, for a
+# machine that has none of Debian's -dev packages (scripts/device-check.sh on a GPU
+# machine); `--storage postgresql://...` then says so.
+option(GPU_TUNE_POSTGRES "PostgreSQL storage through libpq" ON)
+if(GPU_TUNE_POSTGRES)
+  find_package(PostgreSQL REQUIRED)
+endif()

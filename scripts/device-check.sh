@@ -133,6 +133,7 @@ step "configure (arch $arch)" "$logs/configure.log" \
   cmake -S "$repo" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DGPU_TUNE_CUDA=ON -DCMAKE_CUDA_COMPILER="$(command -v nvcc)" -DCMAKE_CUDA_ARCHITECTURES="$arch" \
   -DCMAKE_PREFIX_PATH="$deps/usr" -DCMAKE_LIBRARY_ARCHITECTURE=x86_64-linux-gnu \
+  -DGPU_TUNE_POSTGRES=OFF -DGPU_TUNE_ECHARTS_JS="$device/echarts/dist/echarts.min.js" \
   -DGPU_TUNE_BUILD_BENCHMARKS=$([[ $bench -eq 1 ]] && echo ON || echo OFF) \
   -DGPU_TUNE_CUDA_SYNC_CHECK=$sync_check || exit 1
 # Where each dependency was found: all of them should be under .device/root.

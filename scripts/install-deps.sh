@@ -12,7 +12,12 @@ packages=(
   libpq-dev postgresql  # PostgreSQL storage; the tests start a throw-away server of their own
   dataset-fashion-mnist
   python3 python3-optuna  # a test loads the Optuna journal export with Optuna itself
+  chromium  # a test opens the page `gpu_tune report` writes in headless Chromium
 )
+# `gpu_tune report` embeds Apache ECharts, from npm (report/package-lock.json): Debian's node
+# and npm only where none is on PATH, so that a newer one installed otherwise stays in charge.
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-numpy python3-torch)
 fi
@@ -23,17 +28,26 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
-
-echo "install-deps: installing ${missing[*]}"
-sudo_cmd=()
-if [[ $(id -u) -ne 0 ]]; then
-  command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-  sudo_cmd=(sudo)
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "install-deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo_cmd=(sudo)
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  # A fresh machine has no package lists yet; refresh them once if an install fails.
+  if ! "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+    "${sudo_cmd[@]}" apt-get update -qq
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
 fi
-export DEBIAN_FRONTEND=noninteractive
-# A fresh machine has no package lists yet; refresh them once if an install fails.
-if ! "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
-  "${sudo_cmd[@]}" apt-get update -qq
-  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+# The charting library the build embeds in gpu_tune, exactly as report/package-lock.json pins
+# it; installed again only when the lock file is newer than what is installed.
+report=$(cd "$(dirname "$0")/.." && pwd)/report
+if [[ ! -d $report/node_modules || $report/package-lock.json -nt $report/node_modules ]]; then
+  echo "install-deps: installing report/node_modules (npm ci)"
+  (cd "$report" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  touch "$report/node_modules"  # the folder's time is what the next run compares
 fi

@@ -2,12 +2,14 @@
 # Packs, on a Debian machine with scripts/install-deps.sh done, what a GPU machine needs to
 # build and test gpu_tune but lacks: the headers, CMake package files and libraries of the
 # -dev packages, and the Fashion-MNIST files. The GPU machine has the CUDA toolkit, CMake,
-# ninja and a C++ compiler, but none of Debian's -dev packages.
+# ninja and a C++ compiler, but none of Debian's -dev packages. (Not libpq: its dependencies
+# would not fit; scripts/device-check.sh builds without PostgreSQL storage.)
 #
 # Result, in .device/ (git-ignored):
 #   deps.tar.gz          a usr/ tree in Debian's layout (include/, lib/x86_64-linux-gnu/,
 #                        share/cmake/); scripts/device-check.sh unpacks it into its build folder
 #   data/fashion-mnist/  the four IDX files, for $GPU_TUNE_DATA
+#   echarts/             the charting library the build embeds in `gpu_tune report`
 #   MANIFEST.txt         package versions, and the compiler and C library they were built
 #                        with (the first suspects when linking fails on the GPU machine)
 #
@@ -89,6 +91,12 @@ rm -rf "$out"
 mkdir -p "$out/data"
 tar -czf "$out/deps.tar.gz" -C "$stage" usr
 cp -R /usr/share/datasets/fashion-mnist "$out/data/fashion-mnist"
+# The charting library `gpu_tune report` embeds (from npm, report/package-lock.json).
+echarts=$repo/report/node_modules/echarts
+[[ -f $echarts/dist/echarts.min.js ]] || { echo "pack-device-deps: $echarts is missing (run scripts/install-deps.sh)" >&2; exit 1; }
+mkdir -p "$out/echarts/dist"
+cp "$echarts/dist/echarts.min.js" "$out/echarts/dist/"
+cp "$echarts/package.json" "$out/echarts/"
 
 {
   echo "Packed by scripts/pack-device-deps.sh on $(date -u +%Y-%m-%dT%H:%M:%SZ)"

@@ -2,8 +2,10 @@
 
 #include <stdexcept>
 
-#include "search/postgres_storage.h"
 #include "search/sqlite_storage.h"
+#ifdef GPU_TUNE_HAVE_POSTGRES
+#include "search/postgres_storage.h"
+#endif
 
 namespace gpu_tune::search {
 namespace {
@@ -72,7 +74,13 @@ std::string redact_storage_url(std::string_view url) {
 
 std::unique_ptr<Storage> open_storage(const StorageLocation& location) {
   if (location.is_sqlite()) return std::make_unique<SqliteStorage>(location.sqlite_file);
+#ifdef GPU_TUNE_HAVE_POSTGRES
   return std::make_unique<PostgresStorage>(location.postgres_url);
+#else
+  throw StorageError("storage '" + location.description() +
+                     "': this gpu_tune was built without PostgreSQL (GPU_TUNE_POSTGRES=OFF); "
+                     "build it with libpq-dev installed");
+#endif
 }
 
 }  // namespace gpu_tune::search

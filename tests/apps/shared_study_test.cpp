@@ -19,7 +19,9 @@
 #include "apps/tune_command.h"
 #include "search/study_progress.h"
 #include "tests/apps/study_folder_test.h"
+#ifdef GPU_TUNE_HAVE_POSTGRES
 #include "tests/search/postgres_test_database.h"
+#endif
 
 namespace gpu_tune::app {
 namespace {
@@ -34,22 +36,33 @@ class SharedStudy : public testing::StudyFolderTest, public ::testing::WithParam
  protected:
   void SetUp() override {
     StudyFolderTest::SetUp();
+#ifdef GPU_TUNE_HAVE_POSTGRES
     if (GetParam() == "postgresql") {
       database_ = std::make_unique<testing::PostgresTestDatabase>();
       if (!database_->available()) GTEST_SKIP() << testing::kPostgresSkipMessage;
       storage_ = database_->url();
     }
+#endif
   }
   void TearDown() override {
     StudyFolderTest::TearDown();  // children first: a database in use cannot be dropped
+#ifdef GPU_TUNE_HAVE_POSTGRES
     database_.reset();
+#endif
   }
 
+#ifdef GPU_TUNE_HAVE_POSTGRES
   std::unique_ptr<testing::PostgresTestDatabase> database_;
+#endif
 };
 
+#ifdef GPU_TUNE_HAVE_POSTGRES
 INSTANTIATE_TEST_SUITE_P(Storages, SharedStudy, ::testing::Values("sqlite", "postgresql"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+#else
+INSTANTIATE_TEST_SUITE_P(Storages, SharedStudy, ::testing::Values("sqlite"),  // built without PostgreSQL
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+#endif
 
 TEST_P(SharedStudy, TwoProcessesOnOneStudyShareTheBudgetAndLeaveEachOthersTrialsAlone) {
   // Before trials had owners, the second process marked the first's running trials failed

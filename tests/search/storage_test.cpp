@@ -18,11 +18,13 @@
 #include <type_traits>
 #include <vector>
 
-#include "tests/search/postgres_test_database.h"
 #include "tests/search/temp_directory.h"
 #include "search/memory_storage.h"
 #include "search/param_json.h"
+#ifdef GPU_TUNE_HAVE_POSTGRES
 #include "search/postgres_storage.h"
+#include "tests/search/postgres_test_database.h"
+#endif
 #include "search/sqlite_storage.h"
 #include "search/study_progress.h"
 
@@ -53,10 +55,12 @@ class StorageTest : public ::testing::Test {
   void SetUp() override {
     if constexpr (std::is_same_v<StorageType, SqliteStorage>) {
       storage_ = std::make_unique<SqliteStorage>(directory_.path() / "study.db");
+#ifdef GPU_TUNE_HAVE_POSTGRES
     } else if constexpr (std::is_same_v<StorageType, PostgresStorage>) {
       database_ = std::make_unique<testing::PostgresTestDatabase>();
       if (!database_->available()) GTEST_SKIP() << testing::kPostgresSkipMessage;
       storage_ = std::make_unique<PostgresStorage>(database_->url());
+#endif
     } else {
       storage_ = std::make_unique<StorageType>();
     }
@@ -67,11 +71,17 @@ class StorageTest : public ::testing::Test {
 
  private:
   testing::TempDirectory directory_{"storage_test"};
+#ifdef GPU_TUNE_HAVE_POSTGRES
   std::unique_ptr<testing::PostgresTestDatabase> database_;  // outlives storage_, which is closed first
+#endif
   std::unique_ptr<Storage> storage_;
 };
 
+#ifdef GPU_TUNE_HAVE_POSTGRES
 using Storages = ::testing::Types<MemoryStorage, SqliteStorage, PostgresStorage>;
+#else
+using Storages = ::testing::Types<MemoryStorage, SqliteStorage>;  // built without PostgreSQL
+#endif
 TYPED_TEST_SUITE(StorageTest, Storages);
 
 TYPED_TEST(StorageTest, LoadsAStudyOfTheSameNameInsteadOfCreatingAnother) {
