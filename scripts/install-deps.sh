@@ -19,7 +19,7 @@ packages=(
 command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-numpy python3-torch)
+  packages+=(python3-numpy python3-torch python3-psycopg2)  # psycopg2: Optuna on PostgreSQL
 fi
 
 missing=()
