@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -10,6 +11,7 @@
 #include <omp.h>  // per-thread thread counts for CPU workers
 
 #include "apps/slot_spec.h"
+#include "engine/model_file.h"
 #include "kernels/cpu_parallel.h"
 
 namespace gpu_tune::app {
@@ -83,15 +85,23 @@ TrainingConfig trial_training_config(const search::ParamMap& params, const Engin
 
 namespace {
 
+// Saves a completed trial's model: the trial's result and its value.
+using ModelSaver = std::function<void(const SlotResult& result, double value)>;
+
 // Translates the trainer's events into the search's reports, and the device's changes of
 // capacity into lines of the study's log (`device` names it there).
 class ReportingObserver final : public TrainingObserver {
  public:
   // epoch_cap: the cap a reduced budget or --epochs put on every trial, recorded with each
   // so that trials of different caps in one study are told apart (`gpu_tune trials`).
+  // save_model: null when no model is kept.
   ReportingObserver(search::TrialReporter& reporter, const std::string& metric, std::string device,
-                    std::optional<int> epoch_cap)
-      : reporter_(reporter), metric_(metric), device_(std::move(device)), epoch_cap_(epoch_cap) {}
+                    std::optional<int> epoch_cap, ModelSaver save_model)
+      : reporter_(reporter),
+        metric_(metric),
+        device_(std::move(device)),
+        epoch_cap_(epoch_cap),
+        save_model_(std::move(save_model)) {}
 
   void on_capacity_reduced(int capacity, const std::string&) override {
     reporter_.note(device_ + ": out of memory adding a slot; this device now runs " + slots(capacity));
@@ -131,6 +141,15 @@ class ReportingObserver final : public TrainingObserver {
       if (outcome.state == search::TrialState::kComplete) {  // a pruned trial is not tested
         outcome.metrics["test_loss"] = r.test_loss;
         outcome.metrics["test_accuracy"] = r.test_accuracy;
+        // Before the trial is recorded complete, so that a completed trial's model is there
+        // to be found. A model that cannot be saved costs the trial nothing but the file.
+        if (save_model_ && !r.parameters.empty()) {
+          try {
+            save_model_(r, *outcome.value);
+          } catch (const std::exception& e) {
+            reporter_.note("trial " + std::to_string(r.job_id) + ": its model was not saved: " + e.what());
+          }
+        }
       }
     }
     last_value_.erase(r.job_id);
@@ -144,6 +163,7 @@ class ReportingObserver final : public TrainingObserver {
   std::string metric_;
   std::string device_;
   std::optional<int> epoch_cap_;
+  ModelSaver save_model_;
   std::map<uint64_t, double> last_value_;
 };
 
@@ -169,8 +189,33 @@ void EngineObjective::run(const std::function<std::optional<search::TrialRequest
   // Between bundle steps: a stopping study leaves its running trials to be recorded as
   // interrupted.
   trainer_options.stop_requested = [&reporter] { return reporter.should_stop(); };
+  // Every tested trial's weights are read back when models are kept, not only those of
+  // trials that will rank among the best k: a trial's rank is known only once its value is,
+  // and the read is one copy of a model of at most a few million floats, against epochs of
+  // training.
+  trainer_options.keep_parameters = options_.model_keeper != nullptr;
   Trainer trainer(backend_, dataset_, trainer_options);
-  ReportingObserver observer(reporter, options_.metric, device(), options_.max_epochs_override);
+  ModelSaver save_model;
+  if (options_.model_keeper) {
+    save_model = [this, &trainer](const SlotResult& r, double value) {
+      ModelOrigin origin;
+      origin.trial = static_cast<int64_t>(r.job_id);
+      origin.dataset = dataset_.name;
+      origin.device = device();
+      origin.metric = options_.metric;
+      origin.value = value;
+      origin.best_epoch = r.best_epoch;
+      origin.test_accuracy = r.test_accuracy;
+      origin.test_loss = r.test_loss;
+      origin.test_count = dataset_.test.count;
+      origin.description = r.config.describe();
+      SavedModel model = saved_model_from(r.config, r.parameters, trainer.bundle().input_normalization(),
+                                          options_.standardize, std::move(origin));
+      model.precision = options_.precision;
+      options_.model_keeper->offer(std::move(model));
+    };
+  }
+  ReportingObserver observer(reporter, options_.metric, device(), options_.max_epochs_override, std::move(save_model));
   trainer.run(
       [&](int slot) -> std::optional<TrainingJob> {
         // A trial whose parameters make no valid model fails on its own; the study goes on.

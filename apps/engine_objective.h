@@ -3,11 +3,13 @@
 // are slot settings by name (lr, batch, model, dropout, optimizer, ...; see slot_spec.h),
 // plus width1, width2, ... which replace the model's hidden widths (a `model` parameter
 // then only names the branch that carries them).
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "apps/model_keeper.h"
 #include "engine/backend.h"
 #include "engine/data/dataset.h"
 #include "engine/trainer.h"
@@ -26,6 +28,10 @@ struct EngineObjectiveOptions {
   // count is per thread, so workers of one process can differ); none: OpenMP's default.
   std::optional<int> cpu_threads;
   RefillStrategy refill = RefillStrategy::kContinuous;  // --refill: waves only for comparison benchmarks
+  // Where completed trials' models go (the study's `models:`); null: none is kept, and no
+  // trial's weights are read back. Shared by every worker of the study.
+  std::shared_ptr<ModelKeeper> model_keeper;
+  std::string precision = "fp32";  // --precision, recorded with each model so evaluate computes alike
 };
 
 // The training configuration of a trial; throws std::invalid_argument naming the

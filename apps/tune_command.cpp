@@ -230,6 +230,7 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
       engine_options.metric = study.metric;
       engine_options.training_defaults = study.training;
       engine_options.max_epochs_override = options.epochs;
+      engine_options.precision = engine.precision;
       check_engine_study(study, engine_options);
     }
 
@@ -260,6 +261,8 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
       std::filesystem::create_directories(location.sqlite_file.parent_path());
     const std::unique_ptr<search::Storage> storage_owner = search::open_storage(location);
     search::Storage& storage = *storage_owner;
+    // Files of the study's own (saved models): beside a SQLite file, else in studies/NAME/.
+    const std::filesystem::path storage_path = location.is_sqlite() ? location.sqlite_file : default_storage_path(study_name);
     search::StudyInfo info;
     info.name = study_name;
     info.direction = study.direction;
@@ -284,6 +287,9 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
       placement = std::to_string(parallel) + " commands at a time";
     } else {
       dataset = load_engine_dataset(engine, log);
+      if (!study.models.keep || *study.models.keep > 0)  // keep: 0 keeps none
+        engine_options.model_keeper = std::make_shared<ModelKeeper>(
+            study_models_folder(storage_path, info.name), info.name, info.direction, study.models.keep);
       std::vector<int> slots = slots_per_device(static_cast<int>(devices.size()), parallel, options.slots);
       if (!options.slots) fit_slots_to_memory(devices, study.space, engine_options, dataset->train.count, slots, log);
       std::string named;

@@ -40,9 +40,11 @@ Bundle::Bundle(Backend& backend, const data::Dataset& dataset, BundleOptions opt
   image_rows_ = dataset.train.rows;
   image_cols_ = dataset.train.cols;
   classes_ = dataset.classes;
-  if (options.standardize) {
-    pixel_scale_ = 1.0f / (255.0f * dataset.pixel_std);
-    pixel_shift_ = -dataset.pixel_mean / dataset.pixel_std;
+  if (options.normalization) {
+    normalization_ = *options.normalization;
+  } else if (options.standardize) {
+    normalization_.scale = 1.0f / (255.0f * dataset.pixel_std);
+    normalization_.shift = -dataset.pixel_mean / dataset.pixel_std;
   }
   upload_split(train_, dataset.train);
   upload_split(validation_, dataset.validation);
@@ -356,8 +358,8 @@ void Bundle::issue_training_step(std::span<const int> active) {
     g.labels = train_.labels.data();
     g.indices = s.epoch_order.data();
     g.dynamic_index_offset = &values->position;
-    g.scale = pixel_scale_;
-    g.shift = pixel_shift_;
+    g.scale = normalization_.scale;
+    g.shift = normalization_.shift;
     g.out = s.input.data();
     g.out_labels = s.labels.data();
     gathers.push_back(g);
@@ -524,15 +526,8 @@ kernels::MetricSums Bundle::take_train_sums(int slot) {
   return sums;
 }
 
-std::vector<kernels::MetricSums> Bundle::evaluate(std::span<const int> slot_indices, Split split) {
-  const DeviceSplit& data = device_split(split);
-  std::vector<Slot*> slots;
-  for (int index : slot_indices) {
-    Slot& s = *slots_.at(index);
-    const kernels::MetricSums empty;
-    s.eval_sums.upload({&empty, 1});
-    slots.push_back(&s);
-  }
+void Bundle::forward_split(std::span<Slot* const> slots, const DeviceSplit& data,
+                           const std::function<void(int64_t first_row, std::span<const ForwardPass> passes)>& use_chunk) {
   // Chunks as large as every slot's evaluation buffers hold.
   int chunk = options_.eval_rows;
   for (const Slot* s : slots) chunk = std::min(chunk, s->eval_rows);
@@ -547,8 +542,8 @@ std::vector<kernels::MetricSums> Bundle::evaluate(std::span<const int> slot_indi
       g.images = data.images.data() + start * features_;
       g.labels = data.labels.data() + start;
       g.indices = identity_order_.data();
-      g.scale = pixel_scale_;
-      g.shift = pixel_shift_;
+      g.scale = normalization_.scale;
+      g.shift = normalization_.shift;
       g.out = s->eval_input.data();
       g.out_labels = s->eval_labels.data();
       gathers.push_back(g);
@@ -566,10 +561,23 @@ std::vector<kernels::MetricSums> Bundle::evaluate(std::span<const int> slot_indi
     }
     backend_.gather_batch(gathers);
     run_forward(passes);
+    use_chunk(start, passes);
+  }
+}
+
+std::vector<kernels::MetricSums> Bundle::evaluate(std::span<const int> slot_indices, Split split) {
+  std::vector<Slot*> slots;
+  for (int index : slot_indices) {
+    Slot& s = *slots_.at(index);
+    const kernels::MetricSums empty;
+    s.eval_sums.upload({&empty, 1});
+    slots.push_back(&s);
+  }
+  forward_split(slots, device_split(split), [&](int64_t, std::span<const ForwardPass> passes) {
     std::vector<kernels::SoftmaxCrossEntropyProblem> losses;
     for (const ForwardPass& p : passes) {
       kernels::SoftmaxCrossEntropyProblem l;
-      l.rows = rows;
+      l.rows = p.rows;
       l.classes = classes_;
       l.logits = p.output.back();
       l.labels = p.slot->eval_labels.data();
@@ -577,10 +585,32 @@ std::vector<kernels::MetricSums> Bundle::evaluate(std::span<const int> slot_indi
       losses.push_back(l);
     }
     backend_.softmax_cross_entropy(losses);
-  }
+  });
   std::vector<kernels::MetricSums> results(slots.size());
   for (size_t i = 0; i < slots.size(); ++i) backend_.copy_to_host(&results[i], slots[i]->eval_sums.data(), sizeof(kernels::MetricSums));
   return results;
+}
+
+std::vector<int32_t> Bundle::predict(int slot, Split split) {
+  Slot* const s = slots_.at(slot).get();
+  const DeviceSplit& data = device_split(split);
+  std::vector<int32_t> classes(static_cast<size_t>(data.count));
+  std::vector<float> logits;
+  forward_split({&s, 1}, data, [&](int64_t first_row, std::span<const ForwardPass> passes) {
+    const ForwardPass& p = passes.front();
+    logits.resize(static_cast<size_t>(p.rows) * classes_);
+    backend_.copy_to_host(logits.data(), p.output.back(), logits.size() * sizeof(float));
+    for (int r = 0; r < p.rows; ++r) {
+      // The comparison softmax_cross_entropy_row makes, so that a class predicted here is
+      // one the accuracy counts as predicted: strictly greater, the first of equals wins.
+      const float* row = logits.data() + static_cast<size_t>(r) * classes_;
+      int32_t best = 0;
+      for (int c = 1; c < classes_; ++c)
+        if (row[c] > row[best]) best = c;
+      classes[static_cast<size_t>(first_row + r)] = best;
+    }
+  });
+  return classes;
 }
 
 void Bundle::save_best_parameters(int slot) {
@@ -591,6 +621,14 @@ void Bundle::save_best_parameters(int slot) {
 void Bundle::restore_best_parameters(int slot) {
   Slot& s = *slots_.at(slot);
   backend_.copy_on_device(s.params.data(), s.best_params.data(), s.params.bytes());
+}
+
+void Bundle::load_parameters(int slot, std::span<const float> values) {
+  Slot& s = *slots_.at(slot);
+  if (values.size() != s.params.size())
+    throw std::invalid_argument("model " + s.config.model.describe() + " takes " + std::to_string(s.params.size()) +
+                                " parameters, got " + std::to_string(values.size()));
+  s.params.upload(values);
 }
 
 }  // namespace gpu_tune

@@ -3,6 +3,7 @@
 // slot forward by one minibatch of its own batch size, in shared grouped calls: slots may
 // differ in learning rate, batch size, width and depth. A slot's results never depend on
 // its neighbours.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -18,9 +19,19 @@ namespace gpu_tune {
 
 enum class Split { kTrain, kValidation, kTest };
 
+// How a pixel p (0..255) becomes a model's input: p * scale + shift, in float32.
+struct InputNormalization {
+  float scale = 1.0f / 255.0f;
+  float shift = 0.0f;
+  bool operator==(const InputNormalization&) const = default;
+};
+
 struct BundleOptions {
   int capacity = 8;
   bool standardize = false;  // (x - mean) / std with the training split's statistics; else x in [0, 1]
+  // Given, it replaces what `standardize` would compute: a saved model's own, so that it
+  // sees its inputs exactly as in training whatever data the bundle holds.
+  std::optional<InputNormalization> normalization = std::nullopt;
   int eval_rows = 500;       // images per evaluation chunk (fewer for large activations, see add)
   // Floats each of a slot's two evaluation buffers may hold: a chunk of a convolutional
   // model's images is cut to fit, so a CNN's evaluation memory stays bounded.
@@ -78,9 +89,17 @@ class Bundle {
   // Forward pass over a whole split for the given slots, together; dropout off.
   std::vector<kernels::MetricSums> evaluate(std::span<const int> slots, Split split);
 
+  // The predicted class of every image of a split, in order: the same forward pass as
+  // evaluate, and the arg-max its accuracy counts (the first of equal logits).
+  std::vector<int32_t> predict(int slot, Split split);
+
   void save_best_parameters(int slot);
   void restore_best_parameters(int slot);
   std::vector<float> parameters(int slot) const { return slots_.at(slot)->params.download(); }
+  // Replaces the slot's parameters (the layout of parameters()); throws std::invalid_argument
+  // when `values` is not ModelSpec::storage_size() long.
+  void load_parameters(int slot, std::span<const float> values);
+  InputNormalization input_normalization() const { return normalization_; }
 
  private:
   struct DeviceSplit {
@@ -117,6 +136,11 @@ class Bundle {
 
   void upload_split(DeviceSplit& split, const data::ImageSet& set);
   const DeviceSplit& device_split(Split split) const;
+  // The forward pass of evaluation over a whole split, in chunks as large as every slot's
+  // evaluation buffers hold; after each chunk, `use_chunk(first_row, passes)` reads or
+  // scores the logits (each pass's output.back()) before the next chunk overwrites them.
+  void forward_split(std::span<Slot* const> slots, const DeviceSplit& data,
+                     const std::function<void(int64_t first_row, std::span<const ForwardPass> passes)>& use_chunk);
   void run_forward(std::span<const ForwardPass> passes);
   kernels::BiasActivationForward forward_epilogue(const ForwardPass& pass, int layer) const;
   kernels::BiasActivationBackward backward_epilogue(const ForwardPass& pass, int layer) const;
@@ -128,7 +152,7 @@ class Bundle {
   BundleOptions options_;
   int features_ = 0, classes_ = 0;
   int image_rows_ = 0, image_cols_ = 0;
-  float pixel_scale_ = 1.0f / 255.0f, pixel_shift_ = 0.0f;
+  InputNormalization normalization_;
   DeviceSplit train_, validation_, test_;
   DeviceArray<int32_t> identity_order_;  // 0..eval_rows-1, for gathering contiguous chunks
   std::vector<std::unique_ptr<Slot>> slots_;

@@ -259,6 +259,7 @@ void Trainer::finish(std::vector<int> slots, TrainingObserver& observer) {
     const kernels::MetricSums sums = r.result.outcome == SlotOutcome::kStoppedByObserver ? kernels::MetricSums{} : test[t++];
     r.result.test_loss = sums.count > 0 ? sums.loss_sum / sums.count : std::nan("");
     r.result.test_accuracy = sums.count > 0 ? sums.correct / sums.count : std::nan("");
+    if (options_.keep_parameters && sums.count > 0) r.result.parameters = bundle_.parameters(slots[i]);
     r.result.seconds = seconds_since(r.started);
     const SlotResult result = r.result;
     bundle_.remove(slots[i]);

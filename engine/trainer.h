@@ -47,6 +47,9 @@ struct SlotResult {
   // Of the weights kept (the best epoch's when restored); NaN when stopped by the observer
   // (pruned: not tested) or failed.
   double test_loss = 0, test_accuracy = 0;
+  // The weights the test metrics were measured with, in Bundle::parameters' layout, when
+  // TrainerOptions::keep_parameters asks for them and the slot was tested; else empty.
+  std::vector<float> parameters;
   double seconds = 0;
 };
 
@@ -89,6 +92,9 @@ struct TrainerOptions {
   // slots unfinished (no on_slot_finished): the caller records them as interrupted.
   std::function<bool()> stop_requested = {};
   RefillStrategy refill = RefillStrategy::kContinuous;
+  // Hand each tested slot's weights back in SlotResult::parameters (for saving the model):
+  // read while the slot still holds them, since a finished slot is refilled at once.
+  bool keep_parameters = false;
 };
 
 class Trainer {

@@ -19,9 +19,10 @@ namespace {
 
 using KeyList = std::vector<std::string_view>;
 
-const KeyList kTopKeys = {"study",  "dataset", "data",     "objective", "budget",
-                          "sampler", "pruner", "workers", "training",  "space"};
+const KeyList kTopKeys = {"study",  "dataset", "data",    "objective", "budget", "sampler",
+                          "pruner", "workers", "models", "training",  "space"};
 const KeyList kWorkersKeys = {"heartbeat", "grace", "retry_interrupted"};
+const KeyList kModelsKeys = {"keep"};
 const KeyList kObjectiveKeys = {"metric", "direction"};
 const KeyList kBudgetKeys = {"trials", "parallel", "time_limit", "target"};
 // name, seed and grid_points, then every TPE option but the seed (tpe_options.h).
@@ -512,6 +513,19 @@ void read_workers(const Reader& reader, const Entry& workers, WorkersConfig& con
                                 std::to_string(config.heartbeat_seconds) + " s), or live trials would be given up");
 }
 
+void read_models(const Reader& reader, const Entry& models, ModelsConfig& config) {
+  for (const Entry& entry : reader.entries(models.value, models.at, &kModelsKeys)) {
+    // keep: all | N
+    if (entry.value.IsScalar() && !is_quoted(entry.value) && entry.value.Scalar() == "all") {
+      config.keep.reset();
+    } else if (entry.value.IsScalar() && !is_quoted(entry.value) && parse_integer(entry.value.Scalar())) {
+      config.keep = reader.integer_at_least(entry, 0);
+    } else {
+      reader.fail(entry.at, "expected a number of models (0 for none) or all, got " + describe(entry.value));
+    }
+  }
+}
+
 StudyConfig read_document(const YAML::Node& root, const Reader& reader) {
   const Where top{"", 1};  // a key missing from the whole file is reported at its start
   if (!root.IsMap()) reader.fail(top, "a study file is a map of keys (study, space, ...), got " + describe(root));
@@ -529,6 +543,7 @@ StudyConfig read_document(const YAML::Node& root, const Reader& reader) {
   if (const Entry* sampler = Reader::find(entries, "sampler")) read_sampler(reader, *sampler, config.sampler);
   if (const Entry* pruner = Reader::find(entries, "pruner")) read_pruner(reader, *pruner, config.pruner);
   if (const Entry* workers = Reader::find(entries, "workers")) read_workers(reader, *workers, config.workers);
+  if (const Entry* models = Reader::find(entries, "models")) read_models(reader, *models, config.models);
   if (const Entry* training = Reader::find(entries, "training")) read_training(reader, *training, config);
 
   const Entry& space = reader.require(entries, "space", top);
@@ -624,6 +639,9 @@ std::string study_config_help() {
                               heartbeat interval; a trial silent for longer than grace is
                               interrupted; run an interrupted trial's parameters again at
                               most retry_interrupted times
+  models: {keep: 1}           the trained models kept as files in the study's folder (models/):
+                              the best N trials' by the study's value, all, or 0 for none
+                              (engine only; see `gpu_tune evaluate` and `gpu_tune predict`)
   training: {KEY: VALUE, ...} defaults for every trial; keys: model, activation, init, optimizer,
                               lr, batch, beta1, beta2, eps, wd, momentum, nesterov, dropout, seed,
                               epochs, patience, min_delta, restore_best

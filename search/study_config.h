@@ -59,6 +59,11 @@ struct WorkersConfig {
   int retry_interrupted = 0;      // run such a trial's parameters again, at most this many times
 };
 
+// The `models:` section: which completed trials keep their trained model as a file.
+struct ModelsConfig {
+  std::optional<int> keep = 1;  // the best this many by the study's value (0: none); none: all (`keep: all`)
+};
+
 struct StudyConfig {
   std::string name;                        // required
   std::string dataset = "fashion-mnist";
@@ -69,6 +74,7 @@ struct StudyConfig {
   SamplerConfig sampler;
   PrunerConfig pruner;
   WorkersConfig workers;
+  ModelsConfig models;
   std::vector<std::pair<std::string, std::string>> training;  // training defaults as key -> scalar text, in file order
   SearchSpace space;
   std::string source_text;  // the whole file

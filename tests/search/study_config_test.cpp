@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -133,6 +134,14 @@ TEST(StudyConfig, AccuracyIsMaximisedUnlessToldOtherwise) {
             Direction::kMinimize);
 }
 
+TEST(StudyConfig, ModelsKeepTheBestOneUnlessToldOtherwise) {
+  const std::string space = "space: {x: {distribution: uniform, low: 0, high: 1}}\n";
+  EXPECT_EQ(parse_study_config("study: s\n" + space, "m.yaml").models.keep, std::optional<int>(1));
+  EXPECT_EQ(parse_study_config("study: s\nmodels: {keep: 3}\n" + space, "m.yaml").models.keep, std::optional<int>(3));
+  EXPECT_EQ(parse_study_config("study: s\nmodels: {keep: 0}\n" + space, "m.yaml").models.keep, std::optional<int>(0));
+  EXPECT_EQ(parse_study_config("study: s\nmodels: {keep: all}\n" + space, "m.yaml").models.keep, std::nullopt);
+}
+
 TEST(StudyConfig, ChoiceOptionsKeepTheirYamlTypes) {
   const StudyConfig config = parse_study_config(
       "study: s\nspace: {x: {distribution: choice, options: [7, -2, 2.5, 1e-3, true, \"64\", relu]}}\n", "types.yaml");
@@ -209,6 +218,12 @@ std::vector<BadCase> bad_cases() {
        "must be longer than heartbeat"},
       {"negative retries", "study: s\nworkers: {retry_interrupted: -1}  # <-\n" + kSpace, "workers.retry_interrupted",
        "at least 0"},
+      {"models to keep negative", "study: s\nmodels: {keep: -1}  # <-\n" + kSpace, "models.keep", "at least 0"},
+      {"models to keep not a number", "study: s\nmodels:\n  keep: best  # <-\n" + kSpace, "models.keep",
+       "expected a number of models (0 for none) or all, got 'best'"},
+      {"models to keep quoted", "study: s\nmodels: {keep: \"all\"}  # <-\n" + kSpace, "models.keep",
+       "or all, got the quoted string"},
+      {"unknown models key", "study: s\nmodels: {best: 2}  # <-\n" + kSpace, "models.best", "unknown key (expected one of: keep)"},
       {"unknown top-level key", "study: s\nstudy_name: t  # <-\n" + kSpace, "study_name", "unknown key"},
       {"unknown distribution key", "study: s\nspace:\n  lr: {distribution: uniform, low: 0, high: 1, lwo: 3}  # <-\n",
        "space.lr.lwo", "unknown key"},
