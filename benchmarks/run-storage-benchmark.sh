@@ -8,7 +8,8 @@
 # one markdown table of medians.
 #   benchmarks/run-storage-benchmark.sh [BUILD_DIR]
 # Knobs: WORKERS (default "1 4 16"), TRIALS (per run, default 400), REPEATS (default 3),
-# STEPS (intermediate values per trial, default 3), SAMPLER (random | tpe, default random).
+# STEPS (intermediate values per trial, default 3), SAMPLER (random | tpe, default random),
+# RESULTS (a file to keep every run's JSON line in).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -30,7 +31,7 @@ psql=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)/psql
 "$psql" -X -q "$postgres_url" -c "CREATE DATABASE optuna"
 optuna_url=$(echo "$postgres_url" | sed 's|^postgresql://\(.*\)@/postgres?|postgresql+psycopg2://\1@/optuna?|')
 
-results=$scratch/results.jsonl
+results=${RESULTS:-$scratch/results.jsonl}  # RESULTS=FILE keeps the raw runs
 run=0
 for repeat in $(seq "$repeats"); do
   for workers in $workers_list; do
@@ -55,7 +56,8 @@ rows = [json.loads(line) for line in open(sys.argv[1])]
 groups = {}
 for r in rows:
     program = "optuna" if r.get("program", "").startswith("optuna") else "gpu_tune"
-    groups.setdefault((program, r["storage"], r["workers"]), []).append(r["trials_per_second"])
+    rate = float("nan") if r.get("failed_workers") else r["trials_per_second"]
+    groups.setdefault((program, r["storage"], r["workers"]), []).append(rate)
 first = rows[0]
 optuna_version = next((r["program"] for r in rows if "program" in r), "")
 print(f"{first['trials']} trials per run, {first['steps']} intermediate values each, sampler {first['sampler']}, "
@@ -63,14 +65,23 @@ print(f"{first['trials']} trials per run, {first['steps']} intermediate values e
 print()
 print("| workers | gpu_tune PostgreSQL | Optuna PostgreSQL | ratio | gpu_tune SQLite | Optuna SQLite | ratio |")
 print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+failures = {}
+for r in rows:
+    if r.get("failed_workers"):
+        failures[(r["storage"], r["workers"])] = failures.get((r["storage"], r["workers"]), 0) + 1
 def median(key):
-    values = groups.get(key)
+    values = [v for v in groups.get(key, []) if v == v]  # runs whose workers all finished
     return statistics.median(values) if values else float("nan")
 for workers in sorted({w for _, _, w in groups}):
     cells = []
     for storage in ("postgresql", "sqlite"):
         ours, theirs = median(("gpu_tune", storage, workers)), median(("optuna", storage, workers))
-        cells += [f"{ours:.0f}", f"{theirs:.0f}", f"{ours / theirs:.1f}x"]
+        failed = failures.get((storage, workers), 0)
+        theirs_cell = f"{theirs:.0f}" if theirs == theirs else "-"
+        if failed:
+            theirs_cell += f" (a worker died in {failed} of {len(groups[('optuna', storage, workers)])} runs)"
+        ratio = f"{ours / theirs:.1f}x" if theirs == theirs else "-"
+        cells += [f"{ours:.0f}", theirs_cell, ratio]
     print(f"| {workers} | " + " | ".join(cells) + " |")
 print()
 print("trials per second (complete trials / wall time from the first worker's start to the last one's end)")
