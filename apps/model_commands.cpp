@@ -1,13 +1,12 @@
 #include "apps/model_commands.h"
 
 #include <cmath>
-#include <cstring>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
 
+#include "apps/study_commands.h"  // write_output, write_output_file
 #include "engine/backend_factory.h"
 #include "engine/bundle.h"
 #include "engine/data/dataset.h"
@@ -140,25 +139,28 @@ int run_evaluate(const ModelCommandOptions& options, std::ostream& out, std::ost
     const double loss = sums.count > 0 ? sums.loss_sum / sums.count : std::nan("");
 
     const ModelOrigin& recorded = model.origin;
-    out << options.model_file << ": " << describe_origin(model) << "\n";
-    out << std::setprecision(10);  // the counts say exactly; equality is checked on the doubles
-    out << "test accuracy " << accuracy << " (" << static_cast<int64_t>(sums.correct) << " of "
-        << static_cast<int64_t>(sums.count) << " images from " << dataset.directory.string() << "), test loss " << loss
-        << "\n";
-    out << "recorded      " << recorded.test_accuracy << " (of " << recorded.test_count << " images), test loss "
-        << recorded.test_loss << "\n";
+    std::ostringstream text;
+    text << options.model_file << ": " << describe_origin(model) << "\n";
+    text << std::setprecision(10);  // the counts say exactly; equality is checked on the doubles
+    text << "test accuracy " << accuracy << " (" << static_cast<int64_t>(sums.correct) << " of "
+         << static_cast<int64_t>(sums.count) << " images from " << dataset.directory.string() << "), test loss " << loss
+         << "\n";
+    text << "recorded      " << recorded.test_accuracy << " (of " << recorded.test_count << " images), test loss "
+         << recorded.test_loss << "\n";
     if (accuracy == recorded.test_accuracy) {
-      out << "equal: the model reproduces its recorded test accuracy exactly\n";
+      text << "equal: the model reproduces its recorded test accuracy exactly\n";
+      write_output(out, text.str(), "standard output");
       return 0;
     }
-    out << "NOT equal";
+    text << "NOT equal";
     if (static_cast<int64_t>(sums.count) != recorded.test_count)
-      out << ": the test split has " << static_cast<int64_t>(sums.count) << " images, the model was tested on "
-          << recorded.test_count << " (other data?)";
+      text << ": the test split has " << static_cast<int64_t>(sums.count) << " images, the model was tested on "
+           << recorded.test_count << " (other data?)";
     else if (selection.backend->name() != recorded.device.substr(0, recorded.device.find(':')))
-      out << ": it trained on " << recorded.device << " and ran here on " << selection.backend->name()
-          << ", whose arithmetic may differ in the last bits (try --backend)";
-    out << "\n";
+      text << ": it trained on " << recorded.device << " and ran here on " << selection.backend->name()
+           << ", whose arithmetic may differ in the last bits (try --backend)";
+    text << "\n";
+    write_output(out, text.str(), "standard output");
     return 1;
   } catch (const std::exception& e) {
     log << "gpu_tune evaluate: error: " << e.what() << "\n";
@@ -177,17 +179,14 @@ int run_predict(const ModelCommandOptions& options, std::ostream& out, std::ostr
       const int slot = place_model(bundle, model, options.model_file);
       classes = bundle.predict(slot, Split::kTest);
     }
-    std::ofstream file;
+    std::ostringstream text;
+    for (const int32_t c : classes) text << c << "\n";
     if (options.output) {
-      file.open(*options.output);
-      if (!file) throw std::runtime_error(*options.output + ": cannot create: " + std::strerror(errno));
-    }
-    std::ostream& to = options.output ? file : out;
-    for (const int32_t c : classes) to << c << "\n";
-    to.flush();
-    if (!to) throw std::runtime_error((options.output ? *options.output : std::string("standard output")) + ": cannot write");
-    if (options.output)
+      write_output_file(*options.output, text.str());
       log << "gpu_tune: " << classes.size() << " predictions written to " << *options.output << "\n";
+    } else {
+      write_output(out, text.str(), "standard output");
+    }
     return 0;
   } catch (const std::exception& e) {
     log << "gpu_tune predict: error: " << e.what() << "\n";

@@ -8,6 +8,7 @@
 #include "apps/report_data.h"
 #include "apps/report_html.h"
 #include "apps/report_study.h"
+#include "apps/study_commands.h"  // write_output_file
 
 namespace gpu_tune::app {
 
@@ -17,15 +18,24 @@ int run_report(const ReportOptions& options, std::ostream& log) {
     const nlohmann::json data =
         report_data(study.info, study.space ? &*study.space : nullptr, study.space_note, study.trials);
     const std::string page = render_report_html(data, "gpu_tune report: " + study.info.name);
-    // Written beside the target and renamed over it, so a failed write never leaves half a
-    // report where a whole one was.
     const std::filesystem::path target(options.output);
-    const std::filesystem::path partial = target.string() + ".partial";
-    {
-      std::ofstream file(partial, std::ios::binary);
-      if (!(file << page) || !file.flush()) throw std::runtime_error("cannot write " + partial.string());
+    std::error_code ignored;
+    if (std::filesystem::exists(target, ignored) && !std::filesystem::is_regular_file(target, ignored)) {
+      // A device or a pipe (/dev/stdout) is written in place: renaming a file over it would
+      // replace it.
+      write_output_file(target.string(), page);
+    } else {
+      // Written beside the target and renamed over it, so a failed write never leaves half a
+      // report where a whole one was.
+      const std::filesystem::path partial = target.string() + ".partial";
+      try {
+        write_output_file(partial.string(), page);
+      } catch (...) {
+        std::filesystem::remove(partial, ignored);
+        throw;
+      }
+      std::filesystem::rename(partial, target);
     }
-    std::filesystem::rename(partial, target);
     log << "gpu_tune report: wrote " << target.string() << " (" << study.trials.size() << " trials of study '"
         << study.info.name << "')\n";
     return 0;

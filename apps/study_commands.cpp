@@ -2,8 +2,10 @@
 
 #include <nlohmann/json.hpp>  // JSON export
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -43,10 +45,15 @@ std::string params_text(const search::ParamMap& params) {
   return text;
 }
 
+// Runs `body`, which writes the command's output to the stream it is given; that output goes
+// to `out` whole once the body succeeded, so a failed command prints none of it. An error is
+// reported under the command's name, with exit code 2.
 template <typename Body>
-int guarded(const char* command, std::ostream& log, Body body) {
+int guarded(const char* command, std::ostream& out, std::ostream& log, Body body) {
   try {
-    body();
+    std::ostringstream text;
+    body(text);
+    write_output(out, text.str(), "standard output");
     return 0;
   } catch (const std::exception& e) {
     log << "gpu_tune " << command << ": error: " << e.what() << "\n";
@@ -55,6 +62,24 @@ int guarded(const char* command, std::ostream& log, Body body) {
 }
 
 }  // namespace
+
+void write_output(std::ostream& out, const std::string& text, const std::string& name) {
+  // errno is read right after the write that failed: nothing in between sets it.
+  errno = 0;
+  out << text;
+  out.flush();
+  const int error = errno;
+  if (out) return;
+  throw std::runtime_error("cannot write " + name + ": " + (error ? std::strerror(error) : "the write failed"));
+}
+
+void write_output_file(const std::string& path, const std::string& text) {
+  std::ofstream file(path, std::ios::binary);
+  if (!file) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
+  write_output(file, text, path);
+  file.close();  // flushed already; closing reports an error a network file system kept till now
+  if (!file) throw std::runtime_error("cannot write " + path + ": closing it failed");
+}
 
 void write_trials_csv(const std::vector<search::TrialRecord>& trials, std::ostream& out) {
   std::set<std::string> param_names, metric_names, attribute_names;
@@ -118,83 +143,90 @@ void write_trials_json(const std::vector<search::TrialRecord>& trials, std::ostr
 }
 
 int run_status(const StudyCommandOptions& options, std::ostream& out, std::ostream& log) {
-  return guarded("status", log, [&] {
+  return guarded("status", out, log, [&](std::ostream& text) {
     OpenStudy study = open_study(options.selector);
     const auto trials = study.storage->trials(study.info.id);
     const search::StudyProgress p = search::summarize(trials, study.info.direction);
-    out << "study " << study.info.name << " (" << study.where << "): " << search::direction_name(study.info.direction)
-        << " " << study.info.metric << "\n";
-    out << "trials: " << trials.size() << " (" << p.complete << " complete, " << p.pruned << " pruned, " << p.failed
-        << " failed";
-    if (p.interrupted) out << " of which " << p.interrupted << " interrupted";
-    out << ", " << p.running << " running)\n";
-    if (p.best_value) out << "best: trial " << p.best_trial << " with " << number_text(*p.best_value) << "\n";
+    text << "study " << study.info.name << " (" << study.where << "): " << search::direction_name(study.info.direction)
+         << " " << study.info.metric << "\n";
+    text << "trials: " << trials.size() << " (" << p.complete << " complete, " << p.pruned << " pruned, " << p.failed
+         << " failed";
+    if (p.interrupted) text << " of which " << p.interrupted << " interrupted";
+    text << ", " << p.running << " running)\n";
+    if (p.best_value) text << "best: trial " << p.best_trial << " with " << number_text(*p.best_value) << "\n";
     for (const auto& t : trials) {
       if (t.state == search::TrialState::kRunning) {
-        out << "running: trial " << t.number << " on " << t.device << " slot " << t.slot;
-        if (!t.worker.empty()) out << " by " << t.worker;  // HOST:PID:RANDOM
-        out << ": " << params_text(t.params) << "\n";
+        text << "running: trial " << t.number << " on " << t.device << " slot " << t.slot;
+        if (!t.worker.empty()) text << " by " << t.worker;  // HOST:PID:RANDOM
+        text << ": " << params_text(t.params) << "\n";
       } else if (t.state == search::TrialState::kWaiting) {
-        out << "waiting: trial " << t.number << " (to run again): " << params_text(t.params) << "\n";
+        text << "waiting: trial " << t.number << " (to run again): " << params_text(t.params) << "\n";
       }
     }
   });
 }
 
 int run_best(const StudyCommandOptions& options, std::ostream& out, std::ostream& log) {
-  return guarded("best", log, [&] {
+  return guarded("best", out, log, [&](std::ostream& text) {
     OpenStudy study = open_study(options.selector);
     const auto trials = study.storage->trials(study.info.id);
     const search::StudyProgress p = search::summarize(trials, study.info.direction);
     if (!p.best_value) throw std::runtime_error("study '" + study.info.name + "' has no complete trial yet");
     const search::TrialRecord& best = trials.at(static_cast<size_t>(p.best_trial));
     if (options.format == "json") {
-      write_trials_json({best}, out);
+      write_trials_json({best}, text);
       return;
     }
-    out << "best trial " << best.number << ": " << study.info.metric << " " << number_text(*best.value) << "\n";
-    for (const auto& [name, value] : best.params) out << "  " << name << " = " << search::to_display_string(value) << "\n";
-    for (const auto& [name, value] : best.metrics) out << "  " << name << ": " << number_text(value) << "\n";
+    text << "best trial " << best.number << ": " << study.info.metric << " " << number_text(*best.value) << "\n";
+    for (const auto& [name, value] : best.params) text << "  " << name << " = " << search::to_display_string(value) << "\n";
+    for (const auto& [name, value] : best.metrics) text << "  " << name << ": " << number_text(value) << "\n";
   });
 }
 
-int run_trials(const StudyCommandOptions& options, std::ostream& out, std::ostream& log) {
-  return guarded("trials", log, [&] {
+namespace {
+
+// `trials` and `export`: every trial, to standard output or to --output.
+int list_trials(const char* command, const StudyCommandOptions& options, std::ostream& out, std::ostream& log) {
+  return guarded(command, out, log, [&](std::ostream& listing) {
     OpenStudy study = open_study(options.selector);
     const auto trials = study.storage->trials(study.info.id);
+    // Written whole, to the file or to `listing`, once it is complete: a study Optuna cannot
+    // hold, or any other error, leaves no file behind.
+    std::ostringstream text;
     if (options.format == "optuna-journal") {
-      // Checked before the file is opened: a study Optuna cannot hold leaves no file behind.
-      const search::SearchSpace space = study_space(study, options.selector);
-      std::ostringstream journal;
-      search::write_optuna_journal(study.info, space, trials, journal);
-      if (!options.output) {
-        out << journal.str();
-        return;
+      search::write_optuna_journal(study.info, study_space(study, options.selector), trials, text);
+    } else if (options.format == "csv") {
+      write_trials_csv(trials, text);
+    } else if (options.format == "json") {
+      write_trials_json(trials, text);
+    } else {
+      char line[64];
+      for (const auto& t : trials) {
+        std::snprintf(line, sizeof line, "%5lld  %-8s  %12s  ", static_cast<long long>(t.number),
+                      std::string(search::trial_state_name(t.state)).c_str(), t.value ? number_text(*t.value).c_str() : "-");
+        text << line << params_text(t.params);
+        if (const auto it = t.metrics.find("test_accuracy"); it != t.metrics.end()) text << "  test_accuracy " << number_text(it->second);
+        if (t.state == search::TrialState::kPruned && !t.steps.empty()) text << "  pruned at step " << t.steps.back().step;
+        if (!t.error.empty()) text << "  error: " << t.error;
+        text << "\n";
       }
-      std::ofstream file(*options.output);
-      if (!(file << journal.str()) || !file.flush()) throw std::runtime_error("cannot write " + *options.output);
-      return;
     }
-    std::ofstream file;
-    std::ostream* target = &out;
     if (options.output) {
-      file.open(*options.output);
-      if (!file) throw std::runtime_error("cannot write " + *options.output);
-      target = &file;
-    }
-    if (options.format == "csv") return write_trials_csv(trials, *target);
-    if (options.format == "json") return write_trials_json(trials, *target);
-    char line[64];
-    for (const auto& t : trials) {
-      std::snprintf(line, sizeof line, "%5lld  %-8s  %12s  ", static_cast<long long>(t.number),
-                    std::string(search::trial_state_name(t.state)).c_str(), t.value ? number_text(*t.value).c_str() : "-");
-      *target << line << params_text(t.params);
-      if (const auto it = t.metrics.find("test_accuracy"); it != t.metrics.end()) *target << "  test_accuracy " << number_text(it->second);
-      if (t.state == search::TrialState::kPruned && !t.steps.empty()) *target << "  pruned at step " << t.steps.back().step;
-      if (!t.error.empty()) *target << "  error: " << t.error;
-      *target << "\n";
+      write_output_file(*options.output, text.str());
+    } else {
+      listing << text.str();
     }
   });
+}
+
+}  // namespace
+
+int run_trials(const StudyCommandOptions& options, std::ostream& out, std::ostream& log) {
+  return list_trials("trials", options, out, log);
+}
+
+int run_export(const StudyCommandOptions& options, std::ostream& out, std::ostream& log) {
+  return list_trials("export", options, out, log);
 }
 
 void add_study_commands(CLI::App& app, StudyCommandOptions& options, int& exit_code) {
@@ -219,7 +251,7 @@ void add_study_commands(CLI::App& app, StudyCommandOptions& options, int& exit_c
       ->check(CLI::IsMember({"csv", "json", "optuna-journal"}))
       ->required();
   exporter->add_option_function<std::string>("--output,-o", [&](const std::string& f) { options.output = f; }, "file to write");
-  exporter->callback([&] { exit_code = run_trials(options, std::cout, std::cerr); });
+  exporter->callback([&] { exit_code = run_export(options, std::cout, std::cerr); });
 }
 
 }  // namespace gpu_tune::app

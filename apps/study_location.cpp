@@ -47,7 +47,9 @@ OpenStudy open_study(const StudySelector& selector) {
   // Reading must not create: a mistyped path would otherwise leave an empty database behind.
   if (location.is_sqlite() && !std::filesystem::exists(location.sqlite_file))
     throw std::runtime_error("no study database at " + study.where + " (run gpu_tune tune first, or pass --storage)");
-  study.storage = search::open_storage(location);
+  // Read-only: a study the user may not write (an archived folder, another user's) still reads,
+  // and reading never changes the file.
+  study.storage = search::open_storage(location, search::StorageAccess::kReadOnly);
   std::optional<search::StudyInfo> info = study.storage->find_study(name);
   if (!info && selector.storage && !selector.study_name && !selector.study_file) {
     throw std::runtime_error(study.where + " holds no study named '" + name + "'; pass --study NAME");

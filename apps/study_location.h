@@ -29,8 +29,8 @@ struct OpenStudy {
   std::string where;  // the storage's file, or its URL without the password
 };
 
-// The selected study (the seed study's when none is named). Never creates a database or a
-// study: throws std::runtime_error naming the storage or the study when either is missing.
+// The selected study (the seed study's when none is named), opened read-only. Never creates
+// or changes a database or a study: throws std::runtime_error naming the storage or the study when either is missing.
 OpenStudy open_study(const StudySelector& selector);
 
 // The study's search space: from the study file when one was named, else from the copy of

@@ -17,8 +17,15 @@ class Connection;  // defined in the .cpp, which keeps sqlite3.h out of this hea
 
 class SqliteStorage final : public Storage {
  public:
-  // Creates the file and its tables if missing. The file's directory must exist.
-  explicit SqliteStorage(const std::filesystem::path& database_file);
+  enum class Access {
+    kReadWrite,  // creates the file and its tables if missing (its directory must exist)
+    // Never changes the file: no tables created, no switch to WAL. For commands that only
+    // read, so that they work on a study the user may not write.
+    kReadOnly,
+  };
+  // Refuses (StorageError) a file that is not a SQLite database, one that holds other tables
+  // than a study's, and a damaged one, which it checks with SQLite's quick_check.
+  explicit SqliteStorage(const std::filesystem::path& database_file, Access access = Access::kReadWrite);
   ~SqliteStorage() override;
   SqliteStorage(const SqliteStorage&) = delete;
   SqliteStorage& operator=(const SqliteStorage&) = delete;

@@ -72,8 +72,13 @@ std::string redact_storage_url(std::string_view url) {
   return redacted;
 }
 
-std::unique_ptr<Storage> open_storage(const StorageLocation& location) {
-  if (location.is_sqlite()) return std::make_unique<SqliteStorage>(location.sqlite_file);
+std::unique_ptr<Storage> open_storage(const StorageLocation& location, StorageAccess access) {
+  if (location.is_sqlite()) {
+    return std::make_unique<SqliteStorage>(location.sqlite_file, access == StorageAccess::kReadOnly
+                                                                     ? SqliteStorage::Access::kReadOnly
+                                                                     : SqliteStorage::Access::kReadWrite);
+  }
+  (void)access;  // PostgreSQL: see the header
 #ifdef GPU_TUNE_HAVE_POSTGRES
   return std::make_unique<PostgresStorage>(location.postgres_url);
 #else

@@ -32,7 +32,14 @@ StorageLocation parse_storage_location(std::string_view text);
 // The URL with any password (user:PASSWORD@, or a password= parameter) replaced by "***".
 std::string redact_storage_url(std::string_view url);
 
-// Opens (creating if need be) the storage. Throws StorageError.
-std::unique_ptr<Storage> open_storage(const StorageLocation& location);
+enum class StorageAccess {
+  kReadWrite,  // creates the SQLite file and its tables if need be
+  kReadOnly,   // for commands that only read: a SQLite file is never changed (nor created)
+};
+
+// Opens the storage. Throws StorageError. PostgreSQL needs no read-only mode: reading there
+// writes nothing, whatever the access.
+std::unique_ptr<Storage> open_storage(const StorageLocation& location,
+                                      StorageAccess access = StorageAccess::kReadWrite);
 
 }  // namespace gpu_tune::search
