@@ -1,8 +1,12 @@
 #include "apps/largest_slot.h"
 
+#include <unistd.h>  // sysconf
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -127,6 +131,32 @@ std::optional<size_t> largest_slot_bytes(const search::SearchSpace& space, const
     }
   }
   return largest;
+}
+
+std::optional<MemoryLimit> slot_memory_limit(std::optional<size_t> free_bytes, const std::string& device_label) {
+  if (free_bytes) return MemoryLimit{*free_bytes, "the free memory of " + device_label};
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return std::nullopt;
+  return MemoryLimit{slots_bytes(pages, static_cast<size_t>(page_size)), "this machine's physical memory (sysconf)"};
+}
+
+size_t slots_bytes(int64_t count, size_t each) {
+  if (count <= 0 || each == 0) return 0;
+  const auto n = static_cast<size_t>(count);
+  return each > std::numeric_limits<size_t>::max() / n ? std::numeric_limits<size_t>::max() : n * each;
+}
+
+std::string gib_text(size_t bytes) {
+  char text[48];
+  std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / double(1ull << 30));
+  return text;
+}
+
+void require_memory(size_t needed, const MemoryLimit& limit, const std::string& what, const std::string& advice) {
+  if (needed <= limit.bytes) return;
+  throw std::invalid_argument(what + " needs about " + gib_text(needed) + ", the limit is " + gib_text(limit.bytes) +
+                              " (" + limit.source + "); " + advice);
 }
 
 }  // namespace gpu_tune::app

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 
 #include "apps/engine_objective.h"
 #include "search/space.h"
@@ -29,5 +30,26 @@ std::optional<size_t> largest_slot_bytes(const search::SearchSpace& space, const
                                          int64_t train_count);
 
 inline constexpr int64_t kMaxCombinations = 4096;
+
+// What slots may take on one device, and where that number comes from (for the error).
+struct MemoryLimit {
+  size_t bytes = 0;
+  std::string source;  // "the free memory of cuda:0", "this machine's physical memory (sysconf)"
+};
+
+// The device's free memory when its backend reports one (a GPU); else, for the CPU backend,
+// which allocates from the machine, its physical memory from sysconf; none when neither is known.
+std::optional<MemoryLimit> slot_memory_limit(std::optional<size_t> free_bytes, const std::string& device_label);
+
+// `count` slots of `each` bytes, saturating instead of wrapping around.
+size_t slots_bytes(int64_t count, size_t each);
+
+// "12.3 GiB".
+std::string gib_text(size_t bytes);
+
+// Throws std::invalid_argument "WHAT needs about X GiB, the limit is Y GiB (SOURCE); ADVICE"
+// when `needed` is over the limit, before anything that large is allocated (which would end
+// in a bare std::bad_alloc or the system's out-of-memory killer).
+void require_memory(size_t needed, const MemoryLimit& limit, const std::string& what, const std::string& advice);
 
 }  // namespace gpu_tune::app

@@ -6,7 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "apps/study_commands.h"  // write_output, write_output_file
+#include "apps/output_file.h"
 #include "engine/backend_factory.h"
 #include "engine/bundle.h"
 #include "engine/data/dataset.h"

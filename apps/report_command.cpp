@@ -8,7 +8,7 @@
 #include "apps/report_data.h"
 #include "apps/report_html.h"
 #include "apps/report_study.h"
-#include "apps/study_commands.h"  // write_output_file
+#include "apps/output_file.h"
 
 namespace gpu_tune::app {
 

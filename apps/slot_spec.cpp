@@ -3,6 +3,8 @@
 #include <charconv>
 #include <functional>
 #include <map>
+#include <set>
+#include <type_traits>
 #include <stdexcept>
 
 namespace gpu_tune::app {
@@ -11,6 +13,9 @@ namespace {
 
 template <typename T>
 T parse_number(std::string_view key, std::string_view value) {
+  // from_chars reads "-1" as no unsigned number at all; say what is wrong with it instead.
+  if (std::is_unsigned_v<T> && value.starts_with('-'))
+    throw std::invalid_argument(std::string(key) + "='" + std::string(value) + "' must be zero or positive");
   T result{};
   const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), result);
   if (value.empty() || ec != std::errc() || ptr != value.data() + value.size())
@@ -108,6 +113,7 @@ void apply_slot_setting(TrainingConfig& config, std::string_view key, std::strin
 TrainingConfig parse_slot_spec(std::string_view spec, const TrainingConfig& defaults) {
   TrainingConfig config = defaults;
   try {
+    std::set<std::string, std::less<>> given;  // a key twice is a typo, never "the last one wins"
     size_t start = 0;
     while (start < spec.size()) {
       const size_t end = std::min(spec.find(',', start), spec.size());
@@ -116,7 +122,9 @@ TrainingConfig parse_slot_spec(std::string_view spec, const TrainingConfig& defa
       if (pair.empty()) continue;
       const size_t equals = pair.find('=');
       if (equals == std::string_view::npos) throw std::invalid_argument("'" + std::string(pair) + "' is not KEY=VALUE");
-      apply_slot_setting(config, pair.substr(0, equals), pair.substr(equals + 1));
+      const std::string_view key = pair.substr(0, equals);
+      if (!given.emplace(key).second) throw std::invalid_argument("key '" + std::string(key) + "' is given twice");
+      apply_slot_setting(config, key, pair.substr(equals + 1));
     }
     config.validate();
   } catch (const std::invalid_argument& e) {

@@ -17,7 +17,7 @@ const std::vector<std::pair<std::string, std::string>>& slot_spec_keys();
 void apply_slot_setting(TrainingConfig& config, std::string_view key, std::string_view value);
 
 // Values not given come from `defaults`. Throws std::invalid_argument naming the spec,
-// the key and the problem; the result is validated.
+// the key and the problem (a key given twice is one); the result is validated.
 TrainingConfig parse_slot_spec(std::string_view spec, const TrainingConfig& defaults);
 
 }  // namespace gpu_tune::app

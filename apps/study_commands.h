@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "apps/output_file.h"  // write_output, for the commands that include this
 #include "apps/study_location.h"
 #include "search/trial.h"
 
@@ -25,13 +26,6 @@ int run_status(const StudyCommandOptions& options, std::ostream& out, std::ostre
 int run_best(const StudyCommandOptions& options, std::ostream& out, std::ostream& log);
 int run_trials(const StudyCommandOptions& options, std::ostream& out, std::ostream& log);
 int run_export(const StudyCommandOptions& options, std::ostream& out, std::ostream& log);
-
-// Writes `text` to `out` and flushes it; throws std::runtime_error naming `name` ("standard
-// output" or the file) and the system's reason when the write fails (a full disk, /dev/full,
-// a closed pipe). Also what the model and report commands write their output with.
-void write_output(std::ostream& out, const std::string& text, const std::string& name);
-// `text` as the whole of file `path`, which is created or truncated; throws as above.
-void write_output_file(const std::string& path, const std::string& text);
 
 // Every trial as CSV (one row per trial; a column per parameter and metric) or JSON.
 void write_trials_csv(const std::vector<search::TrialRecord>& trials, std::ostream& out);

@@ -1,11 +1,16 @@
 #include "apps/train_command.h"
 
+#include <cstdint>
 #include <iostream>
+#include <new>
 #include <stdexcept>
 
+#include "apps/largest_slot.h"
 #include "apps/slot_spec.h"
 #include "apps/training_log.h"
 #include "engine/backend_factory.h"
+#include "engine/bundle.h"
+#include "engine/slot.h"
 #include "engine/trainer.h"
 
 namespace gpu_tune::app {
@@ -92,8 +97,17 @@ data::Dataset load_engine_dataset(const EngineOptions& options, std::ostream& lo
   return dataset;
 }
 
+void require_validation_images(const EngineOptions& options, const std::string& why) {
+  if (options.dataset.validation_size > 0) return;
+  throw std::invalid_argument("--validation-size " + std::to_string(options.dataset.validation_size) + ": " + why +
+                              ", so it needs at least 1 validation image (the default is 10000)");
+}
+
 int run_train(const TrainOptions& options, std::ostream& out, std::ostream& log) {
   try {
+    // Without validation images every loss is NaN: no epoch is ever best and early stopping
+    // never fires, which reads like a result.
+    require_validation_images(options.engine, "train picks each slot's best epoch by its validation loss");
     TrainingConfig defaults;
     defaults.max_epochs = options.epochs;
     defaults.early_stopping.patience = options.patience;
@@ -107,12 +121,27 @@ int run_train(const TrainOptions& options, std::ostream& out, std::ostream& log)
     TrainerOptions trainer_options;
     trainer_options.bundle.capacity = options.capacity.value_or(static_cast<int>(configs.size()));
     trainer_options.bundle.standardize = options.engine.standardize;
+    // Sized from the model specs before any slot is allocated: a huge model is an error
+    // saying how much it needs, not a bare std::bad_alloc.
+    size_t needed = 0;
+    for (const TrainingConfig& config : configs) {
+      const size_t slot = Slot::bytes_needed(config, dataset.train.count,
+                                             Bundle::eval_chunk_rows(trainer_options.bundle, config.model));
+      needed = slot > SIZE_MAX - needed ? SIZE_MAX : needed + slot;
+    }
+    if (const std::optional<MemoryLimit> limit =
+            slot_memory_limit(selection.backend->free_memory_bytes(), selection.backend->name()))
+      require_memory(needed, *limit, "training these " + std::to_string(configs.size()) + " slots",
+                     "train fewer slots or smaller models (layer widths, batch)");
     Trainer trainer(*selection.backend, dataset, trainer_options);
     TrainingLog training_log(out, options.json);
     const std::vector<SlotResult> results = trainer.train_all(configs, &training_log);
     for (const SlotResult& r : results)
       if (r.outcome == SlotOutcome::kFailed) return 3;  // every result was still printed
     return 0;
+  } catch (const std::bad_alloc&) {
+    log << "gpu_tune train: error: out of memory (std::bad_alloc): train fewer slots or smaller models\n";
+    return 2;
   } catch (const std::exception& e) {
     log << "gpu_tune train: error: " << e.what() << "\n";
     return 2;

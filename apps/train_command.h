@@ -50,7 +50,13 @@ BackendSelection select_engine_backend(const EngineOptions& options, std::ostrea
 // Loads the dataset named by the options, trimming the training split when asked.
 data::Dataset load_engine_dataset(const EngineOptions& options, std::ostream& log);
 
-// Runs the command; returns the process exit code. Progress goes to `out`, notices to `log`.
+// Throws std::invalid_argument naming --validation-size and `why` a validation set is needed
+// when the options hold out no validation images.
+void require_validation_images(const EngineOptions& options, const std::string& why);
+
+// Runs the command; returns the process exit code: 0, 2 on bad input or an error (nothing
+// trained), 3 when a slot failed (every slot's result is still printed). Progress goes to
+// `out`, notices to `log`.
 int run_train(const TrainOptions& options, std::ostream& out, std::ostream& log);
 
 }  // namespace gpu_tune::app

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <new>
 #include <stdexcept>
 
 #include "apps/engine_objective.h"
@@ -18,6 +19,7 @@
 #include "apps/tune_devices.h"
 #include "apps/tune_events.h"
 #include "apps/tune_progress.h"
+#include "engine/data/idx_reader.h"
 #include "search/command_objective.h"
 #include "search/pruner_factory.h"
 #include "search/sampler_factory.h"
@@ -121,6 +123,39 @@ void fit_slots_to_memory(const std::vector<TuneDevice>& devices, const search::S
   }
 }
 
+// Refuses a placement whose slots would not fit where they go, before any is allocated: a
+// device's slots against its free memory (a GPU) or, for the CPU workers together, against
+// the machine's physical memory. `largest` is the study's largest slot (largest_slot_bytes).
+void require_slots_fit_memory(const std::vector<TuneDevice>& devices, const std::vector<int>& slots, size_t largest) {
+  const std::string advice = "lower --parallel (or the study file's budget.parallel) or --slots, or shrink the space's "
+                             "largest model or batch";
+  int64_t cpu_slots = 0;
+  for (size_t i = 0; i < devices.size(); ++i) {
+    const std::optional<size_t> free = devices[i].backend->free_memory_bytes();
+    if (!free) {
+      cpu_slots += slots[i];
+      continue;
+    }
+    require_memory(slots_bytes(slots[i], largest), *slot_memory_limit(free, devices[i].label),
+                   std::to_string(slots[i]) + " slots of the study's largest model (" + mib(largest) + " each) on " +
+                       devices[i].label,
+                   advice);
+  }
+  if (cpu_slots == 0) return;
+  if (const std::optional<MemoryLimit> limit = slot_memory_limit(std::nullopt, "cpu"))
+    require_memory(slots_bytes(cpu_slots, largest), *limit,
+                   std::to_string(cpu_slots) + " slots of the study's largest model (" + mib(largest) + " each) on the CPU",
+                   advice);
+}
+
+// Why every trial failed, from the first failure, for the exit message.
+std::string first_failure(search::Storage& storage, const search::StudyInfo& info) {
+  for (const search::TrialRecord& t : storage.trials(info.id))
+    if (t.state == search::TrialState::kFailed && t.error != search::kInterruptedError)
+      return "trial " + std::to_string(t.number) + ": " + t.error;
+  return "";
+}
+
 }  // namespace
 
 std::filesystem::path default_storage_path(const std::string& study_name) {
@@ -134,7 +169,9 @@ void add_run_flags(CLI::App* tune, TuneOptions& options) {
   tune->add_option_function<std::string>(
       "--objective-command", [&options](const std::string& c) { options.objective_command = c; },
       "tune this program instead of the engine: it gets --NAME=VALUE arguments and GPU_TUNE_NAME variables, "
-      "and prints the objective as its last numeric line (gpu_tune:step=N value=V lines are intermediate values)");
+      "and prints the objective as its last numeric line (gpu_tune:step=N value=V lines are intermediate values). "
+      "The arguments are appended to the whole shell text, so 'sleep 1; ./train' passes them to the last command "
+      "only; write {params} where they belong instead, as in './train {params} | tail -1' (nothing is appended then)");
   tune->add_option_function<std::string>(
       "--devices", [&options](const std::string& d) { options.devices = d; },
       "where the engine trains, one worker and bundle per device: all (every GPU, or the CPU when there is none; "
@@ -151,7 +188,8 @@ void add_run_flags(CLI::App* tune, TuneOptions& options) {
   tune->add_option_function<int64_t>("--trials", [&options](int64_t n) { options.trials = n; }, "trial budget");
   tune->add_option_function<int>("--epochs", [&options](int n) { options.epochs = n; }, "cap on every trial's epochs");
   tune->add_option_function<double>(
-      "--time-limit", [&options](double s) { options.time_limit_seconds = s; }, "seconds after which no trial starts");
+      "--time-limit", [&options](double s) { options.time_limit_seconds = s; },
+      "seconds after which no trial starts (positive and finite)");
   tune->add_option_function<double>(
       "--target", [&options](double v) { options.target = v; },
       "no trial starts once the best value reaches this (at or below it when minimizing, at or above when maximizing)");
@@ -196,16 +234,30 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
   // From the start, so that a Ctrl-C while the data loads also ends cleanly.
   const InterruptHandlers interrupts;
   try {
+    // The name is a folder under studies/ (default_storage_path): checked like a study file's.
+    if (options.join_study)
+      if (const std::optional<std::string> problem = search::study_name_problem(*options.join_study))
+        throw std::invalid_argument("--study: " + *problem);
     search::StudyConfig study = load_study(options);
     search::StudyBudget budget{study.budget.trials, study.budget.time_limit_seconds, study.budget.target};
-    const int parallel = options.parallel.value_or(study.budget.parallel);
+    int parallel = options.parallel.value_or(study.budget.parallel);
     if (options.trials) budget.trials = *options.trials;
-    if (options.time_limit_seconds) budget.time_limit_seconds = *options.time_limit_seconds;
+    if (options.time_limit_seconds) {
+      // NaN would compare as "never reached": no limit at all, silently.
+      if (!(std::isfinite(*options.time_limit_seconds) && *options.time_limit_seconds > 0))
+        throw std::invalid_argument("--time-limit " + search::to_display_string(*options.time_limit_seconds) +
+                                    " must be a positive, finite number of seconds");
+      budget.time_limit_seconds = *options.time_limit_seconds;
+    }
     if (options.target) budget.target = *options.target;
     if (budget.target && !std::isfinite(*budget.target)) throw std::invalid_argument("--target must be a finite number");
     if (budget.trials < 1) throw std::invalid_argument("--trials must be at least 1");
     if (parallel < 1) throw std::invalid_argument("--parallel must be at least 1");
     if (options.slots && *options.slots < 1) throw std::invalid_argument("--slots must be at least 1");
+    // No more trials run at once than the budget holds: slots beyond it would only take memory.
+    parallel = static_cast<int>(std::min<int64_t>(parallel, budget.trials));
+    std::optional<int> slots_per_device_flag = options.slots;
+    if (slots_per_device_flag) slots_per_device_flag = static_cast<int>(std::min<int64_t>(*slots_per_device_flag, budget.trials));
     std::optional<RefillStrategy> refill = RefillStrategy::kContinuous;
     if (options.refill) {
       refill = parse_refill_strategy(*options.refill);
@@ -221,6 +273,8 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
     EngineOptions engine = options.engine;
     EngineObjectiveOptions engine_options;
     if (!options.objective_command) {
+      require_validation_images(engine, "the engine's objective (" + study.metric +
+                                            ") and each trial's best epoch are measured on the validation set");
       if (!options.dataset_given) {
         engine.dataset.name = study.dataset;
         if (study.data_dir) engine.dataset.data_dir = *study.data_dir;
@@ -250,6 +304,7 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
     const std::string study_name = options.join_study ? *options.join_study : reduced ? study.name + kReducedSuffix : study.name;
     if (reduced) {
       budget.trials = std::min(budget.trials, kReducedTrials);
+      parallel = static_cast<int>(std::min<int64_t>(parallel, budget.trials));
       engine_options.max_epochs_override = kReducedEpochs;
       log << "gpu_tune: on the CPU this runs a reduced budget of " << budget.trials << " trials, at most "
           << kReducedEpochs << " epochs each, so it ends in minutes, recorded as study '" << study_name
@@ -286,12 +341,21 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
           search::CommandObjectiveOptions{*options.objective_command, parallel}));
       placement = std::to_string(parallel) + " commands at a time";
     } else {
-      dataset = load_engine_dataset(engine, log);
+      try {
+        dataset = load_engine_dataset(engine, log);
+      } catch (const data::DataError& e) {
+        // The engine names the flag; the folder came from the study file's `data:` here.
+        const std::string message = e.what();
+        if (options.dataset_given || !study.data_dir || !message.starts_with("--data ")) throw;
+        throw std::invalid_argument(study.locate("data") + message.substr(std::string("--data ").size()));
+      }
       if (!study.models.keep || *study.models.keep > 0)  // keep: 0 keeps none
         engine_options.model_keeper = std::make_shared<ModelKeeper>(
             study_models_folder(storage_path, info.name), info.name, info.direction, study.models.keep);
-      std::vector<int> slots = slots_per_device(static_cast<int>(devices.size()), parallel, options.slots);
+      std::vector<int> slots = slots_per_device(static_cast<int>(devices.size()), parallel, slots_per_device_flag);
       if (!options.slots) fit_slots_to_memory(devices, study.space, engine_options, dataset->train.count, slots, log);
+      if (const std::optional<size_t> largest = largest_slot_bytes(study.space, engine_options, dataset->train.count))
+        require_slots_fit_memory(devices, slots, *largest);
       std::string named;
       int total = 0;
       for (size_t i = 0; i < devices.size(); ++i) {
@@ -341,20 +405,34 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
         resume = resume_command(options, location);
       }
       out << study_done_json(final_progress, stopped_by, resume) << std::endl;
-      return interrupt_requested() ? 128 + interrupt_signal() : 0;
+      if (interrupt_requested()) return 128 + interrupt_signal();
     }
     if (interrupt_requested()) {
       const int signal_number = interrupt_signal();
       out << "study '" << info.name << "' stopped by " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT") << ": "
-          << progress_summary(final_progress) << "; trials stopped while running are recorded as interrupted and "
+          << progress_summary(final_progress, false) << "; trials stopped while running are recorded as interrupted and "
           << "do not count toward the budget\n";
       if (!best.empty()) out << best << "\n";
       out << "to resume: " << resume_command(options, location) << "\n";
       return 128 + signal_number;
     }
-    out << "study '" << info.name << "': " << progress_summary(final_progress) << "\n";
-    if (!best.empty()) out << best << "\n";
+    if (!options.json) {
+      out << "study '" << info.name << "': " << progress_summary(final_progress, false) << "\n";
+      if (!best.empty()) out << best << "\n";
+    }
+    // A study whose every trial failed has no result: a script must not take it for one.
+    const bool all_failed = final_progress.complete == 0 && final_progress.pruned == 0 &&
+                            final_progress.failed > final_progress.interrupted;
+    if (all_failed) {
+      log << "gpu_tune tune: error: every trial of study '" << info.name << "' failed; the first: "
+          << first_failure(storage, info) << "\n";
+      return kAllTrialsFailed;
+    }
     return 0;
+  } catch (const std::bad_alloc&) {
+    log << "gpu_tune tune: error: out of memory (std::bad_alloc): lower --parallel or --slots, or shrink the "
+           "space's largest model or batch\n";
+    return 2;
   } catch (const std::exception& e) {
     log << "gpu_tune tune: error: " << e.what() << "\n";
     return 2;

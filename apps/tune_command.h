@@ -37,8 +37,11 @@ struct TuneOptions {
   std::vector<std::string> invocation;
 };
 
+inline constexpr int kAllTrialsFailed = 3;  // as `gpu_tune train` when a slot failed
+
 void add_tune_command(CLI::App& app, TuneOptions& options, int& exit_code);
 // Returns the exit code: 0 when the study ran to its budget, 2 on an error (nothing run),
+// kAllTrialsFailed when it ran but every trial failed (the first failure is logged),
 // 128 + the signal's number when SIGINT or SIGTERM stopped it (the study is intact and the
 // same command resumes it).
 int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log);

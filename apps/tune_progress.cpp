@@ -14,7 +14,7 @@ std::string format_duration(double seconds) {
   return text;
 }
 
-std::string progress_summary(const search::StudyProgress& p) {
+std::string progress_summary(const search::StudyProgress& p, bool study_running) {
   std::string text = std::to_string(p.done()) + "/" + std::to_string(p.budget) + " done, " +
                      std::to_string(p.running) + " running, " + std::to_string(p.failed - p.interrupted) + " failed";
   if (p.pruned > 0) text += ", " + std::to_string(p.pruned) + " pruned";  // only studies with a pruner have any
@@ -25,7 +25,7 @@ std::string progress_summary(const search::StudyProgress& p) {
   }
   text += ", " + format_duration(p.elapsed_seconds) + " elapsed";
   const int64_t remaining = p.budget - p.done();
-  if (p.done() > 0 && remaining > 0) text += ", ETA " + format_duration(p.elapsed_seconds / p.done() * remaining);
+  if (study_running && p.done() > 0 && remaining > 0) text += ", ETA " + format_duration(p.elapsed_seconds / p.done() * remaining);
   return text;
 }
 

@@ -10,7 +10,9 @@
 namespace gpu_tune::app {
 
 std::string format_duration(double seconds);  // "1h02m", "3m05s", "12s"
-std::string progress_summary(const search::StudyProgress& progress);
+// "3/10 done, 2 running, 0 failed, best ... , 1m05s elapsed, ETA 2m30s"; the ETA only while
+// `study_running` (a study that has ended, budget spent or stopped, has none to give).
+std::string progress_summary(const search::StudyProgress& progress, bool study_running = true);
 
 class TuneProgress {
  public:

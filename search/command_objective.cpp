@@ -111,14 +111,6 @@ std::string environment_name(std::string_view parameter) {
   return name;
 }
 
-std::string command_line(const std::string& command, const ParamMap& params) {
-  std::string line = command;
-  for (const auto& [name, value] : params) {
-    line += ' ';
-    line += shell_quote("--" + name + "=" + to_string(value));
-  }
-  return line;
-}
 
 // The parent's environment with the trial's variables added; ours replace any of the same name.
 std::vector<std::string> trial_environment(const TrialRequest& trial) {
@@ -206,7 +198,7 @@ class RunningTrial {
  public:
   RunningTrial(const CommandObjectiveOptions& options, const TrialRequest& request)
       : number_(request.number),
-        child_({options.shell, "-c", command_line(options.command, request.params)}, trial_environment(request)),
+        child_({options.shell, "-c", objective_command_line(options.command, request.params)}, trial_environment(request)),
         stderr_tail_(options.stderr_tail_bytes) {}
 
   int64_t number() const { return number_; }
@@ -389,6 +381,22 @@ void terminate_all(std::vector<std::unique_ptr<RunningTrial>>& slots) {
 }
 
 }  // namespace
+
+std::string objective_command_line(const std::string& command, const ParamMap& params) {
+  std::string arguments;
+  for (const auto& [name, value] : params) {
+    if (!arguments.empty()) arguments += ' ';
+    arguments += shell_quote("--" + name + "=" + to_string(value));
+  }
+  const size_t placeholder = command.find(kParamsPlaceholder);
+  if (placeholder == std::string::npos) return arguments.empty() ? command : command + " " + arguments;
+  std::string line = command;
+  for (size_t at = placeholder; at != std::string::npos; at = line.find(kParamsPlaceholder, at + arguments.size())) {
+    line.replace(at, std::string_view(kParamsPlaceholder).size(), arguments);
+  }
+  return line;
+}
+
 
 CommandObjective::CommandObjective(CommandObjectiveOptions options) : options_(std::move(options)) {
   if (trim(options_.command).empty()) throw std::invalid_argument("objective command is empty");

@@ -2,6 +2,9 @@
 // An objective that runs a shell command per trial, so any program can be tuned
 // (--objective-command). Each trial runs `shell -c 'COMMAND --NAME=VALUE ...'`, with every
 // parameter also in the environment as GPU_TUNE_<NAME>, and GPU_TUNE_TRIAL_NUMBER.
+// The arguments go to the end of the shell text, so to the LAST command of a list such as
+// `sleep 1; train` or of a pipeline; `{params}` in the text puts them where it stands instead
+// (see objective_command_line).
 //
 // The command talks back on standard output:
 //   gpu_tune:step=N value=V   an intermediate value (the trial may be pruned after it)
@@ -16,8 +19,16 @@
 
 namespace gpu_tune::search {
 
+// Where the trial's --NAME=VALUE arguments go in the command, when it says.
+inline constexpr const char* kParamsPlaceholder = "{params}";
+
+// The shell text a trial runs: `command` with every `{params}` replaced by the trial's
+// --NAME=VALUE arguments (each shell-quoted, in name order), or without one, `command`
+// followed by them.
+std::string objective_command_line(const std::string& command, const ParamMap& params);
+
 struct CommandObjectiveOptions {
-  std::string command;              // shell text; each trial appends its --NAME=VALUE arguments
+  std::string command;              // shell text; its {params}, else its end, takes the --NAME=VALUE arguments
   int parallel = 1;                 // how many trials run at once
   size_t stderr_tail_bytes = 4096;  // how much of its standard error a failed trial's error keeps
   std::string shell = "/bin/sh";    // the shell that runs the command, as `shell -c`; a path

@@ -7,6 +7,7 @@
 #include <charconv>
 #include <climits>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -360,11 +361,6 @@ class SpaceParser {
 
 // --- the rest of the file ------------------------------------------------------------------
 
-bool is_study_name(const std::string& name) {
-  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
-  });
-}
 
 // Seconds as a number, or a number with one unit: 90s, 30m, 2h.
 double time_limit(const Reader& reader, const Entry& entry) {
@@ -534,8 +530,7 @@ StudyConfig read_document(const YAML::Node& root, const Reader& reader) {
 
   const Entry& study = reader.require(entries, "study", top);
   config.name = reader.text(study);
-  if (!is_study_name(config.name))
-    reader.fail(study.at, "'" + config.name + "' is not a study name (letters, digits, '_', '.' and '-' only)");
+  if (const std::optional<std::string> problem = study_name_problem(config.name)) reader.fail(study.at, *problem);
   if (const Entry* dataset = Reader::find(entries, "dataset")) config.dataset = reader.text(*dataset);
   if (const Entry* data = Reader::find(entries, "data")) config.data_dir = reader.text(*data);
   if (const Entry* objective = Reader::find(entries, "objective")) read_objective(reader, *objective, config);
@@ -561,9 +556,49 @@ StudyConfig read_document(const YAML::Node& root, const Reader& reader) {
   return config;
 }
 
+// Bytes a text file holds no place for: a control character other than tab, newline and
+// carriage return, or a byte that is not UTF-8. Named by position, never echoed, so that a
+// binary file given by mistake does not fill the terminal with garbage.
+std::optional<std::string> not_text_problem(const std::string& text) {
+  int line = 1;
+  for (size_t i = 0; i < text.size();) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    auto problem = [&](const char* what) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", byte);
+      return std::string(what) + " byte " + hex + " on line " + std::to_string(line);
+    };
+    if (byte == '\n') ++line;
+    if (byte < 0x80) {
+      if ((byte < 0x20 && byte != '\t' && byte != '\n' && byte != '\r') || byte == 0x7f) return problem("control");
+      ++i;
+      continue;
+    }
+    // A UTF-8 sequence: a lead byte saying how many continuation bytes (10xxxxxx) follow.
+    const size_t continuation = (byte & 0xe0) == 0xc0 ? 1 : (byte & 0xf0) == 0xe0 ? 2 : (byte & 0xf8) == 0xf0 ? 3 : 0;
+    if (continuation == 0 || byte == 0xc0 || byte == 0xc1 || byte > 0xf4) return problem("non-UTF-8");
+    for (size_t k = 1; k <= continuation; ++k)
+      if (i + k >= text.size() || (static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) return problem("non-UTF-8");
+    i += continuation + 1;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
+std::optional<std::string> study_name_problem(const std::string& name) {
+  const bool allowed = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+  });
+  // The name is a folder under studies/ (studies/NAME/study.db): "." or ".." would leave it,
+  // a leading '-' reads as a flag on a command line.
+  if (allowed && name.front() != '.' && name.front() != '-') return std::nullopt;
+  return "'" + name + "' is not a study name: use letters, digits, '_', '.' and '-', starting with a letter, digit or '_'";
+}
+
 StudyConfig parse_study_config(const std::string& text, const std::string& source_name) {
+  if (const std::optional<std::string> problem = not_text_problem(text))
+    throw StudyConfigError(source_name + ": not a text file (" + *problem + "); a study file is YAML text");
   auto error_at = [&](const YAML::Mark& mark, const std::string& problem) {
     const int line = mark.is_null() ? 1 : std::max(1, mark.line + 1);
     return StudyConfigError(source_name + ":" + std::to_string(line) + ": " + problem);

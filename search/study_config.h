@@ -91,7 +91,14 @@ struct StudyConfig {
   std::string locate(const std::string& key_path) const;
 };
 
+// Why `name` cannot name a study, or none when it can. A study's name is a folder under
+// studies/, so it is letters, digits, '_', '.' and '-', and starts with a letter, digit or '_'
+// (never ".", ".." or a path).
+std::optional<std::string> study_name_problem(const std::string& name);
+
 // Parses a whole study file; throws StudyConfigError (never returns anything half-parsed).
+// A file that is not text (control characters, bytes that are not UTF-8) is an error naming
+// the first such byte's value and line, never echoing it.
 StudyConfig parse_study_config(const std::string& text, const std::string& source_name);
 
 // Reads and parses `path`; a missing or unreadable file is a StudyConfigError naming it.

@@ -132,7 +132,7 @@ class ResumeSpaceCheck : public EngineStudyCheck {
     TuneOptions options;
     options.study_file = (dir_ / "study.yaml").string();
     options.storage = (dir_ / "study.db").string();
-    options.objective_command = "echo 0.5";
+    options.objective_command = "echo 0.5 #";  // the --NAME=VALUE arguments appended become a comment
     options.live_progress = false;
     std::ostringstream out, log;
     const int code = run_tune(options, out, log);

@@ -168,6 +168,25 @@ echo 0.75)sh");
             (std::vector<std::string>{tricky, "0.25", "3", "true", "0.5", "0", "from parent", "stdin empty"}));
 }
 
+TEST(CommandObjectiveLine, ArgumentsGoToTheEndOrWhereParamsStands) {
+  const ParamMap params = {{"lr", 0.5}, {"model", std::string("it's")}};
+  EXPECT_EQ(objective_command_line("./train", params), "./train '--lr=0.5' '--model=it'\\''s'");
+  EXPECT_EQ(objective_command_line("./train {params} | tail -1", params),
+            "./train '--lr=0.5' '--model=it'\\''s' | tail -1");
+  EXPECT_EQ(objective_command_line("a {params}; b {params}", {{"x", int64_t{1}}}), "a '--x=1'; b '--x=1'");
+  EXPECT_EQ(objective_command_line("./train", {}), "./train");
+}
+
+TEST_F(CommandObjectiveTest, ParamsPlaceholderReachesACommandBeforeTheLast) {
+  // Without {params} the arguments would go to `echo 0.5`, the list's last command.
+  CommandObjective objective({.command = "printf '%s\\n' {params} > '" + (dir_ / "args").string() + "'; echo 0.5"});
+  RecordingReporter reporter;
+  run_trials(objective, {{{"lr", 0.25}, {"batch", int64_t{32}}}}, reporter);
+  ASSERT_EQ(reporter.outcomes[0].state, TrialState::kComplete) << reporter.outcomes[0].error;
+  EXPECT_EQ(reporter.outcomes[0].value, 0.5);
+  EXPECT_EQ(read_lines(dir_ / "args"), (std::vector<std::string>{"--batch=32", "--lr=0.25"}));
+}
+
 TEST_F(CommandObjectiveTest, ReportsIntermediateValuesInOrder) {
   const std::string command = script("steps.sh", R"sh(
 echo "gpu_tune:step=1 value=0.5"
