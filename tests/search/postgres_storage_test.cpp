@@ -16,6 +16,7 @@
 
 #include "tests/search/postgres_test_database.h"
 #include "tests/search/temp_directory.h"
+#include "tests/search/writer_processes.h"
 #include "search/postgres_storage.h"
 #include "search/storage_writer.h"
 #include "search/study_progress.h"
@@ -94,28 +95,10 @@ TEST_F(PostgresStorageTest, ProcessesMeetTheBudgetExactly) {
   constexpr int kProcesses = 3, kBudget = 60;
   // Created, then closed: a connection must not cross fork().
   PostgresStorage(url()).create_or_load_study(study_named("shared"));
-  std::vector<pid_t> children;
-  for (int writer = 0; writer < kProcesses; ++writer) {
-    const pid_t child = fork();
-    ASSERT_GE(child, 0) << "fork failed";
-    if (child == 0) {
-      int status = 0;
-      try {
-        PostgresStorage storage(url());
-        claim_until_full(storage, kBudget);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "writer %d: %s\n", writer, e.what());
-        status = 1;
-      }
-      _exit(status);  // skip the test framework's exit handlers, which belong to the parent
-    }
-    children.push_back(child);
-  }
-  for (pid_t child : children) {
-    int status = 0;
-    ASSERT_EQ(waitpid(child, &status, 0), child);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "writer process failed, status " << status;
-  }
+  testing::run_writer_processes(kProcesses, [&](int) {
+    PostgresStorage storage(url());
+    claim_until_full(storage, kBudget);
+  });
   PostgresStorage storage(url());
   expect_numbers_zero_to(storage.trials(storage.find_study("shared")->id), kBudget);
 }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tests/search/temp_directory.h"
+#include "tests/search/writer_processes.h"
 #include "search/memory_storage.h"
 #include "search/param_json.h"
 #ifdef GPU_TUNE_HAVE_POSTGRES
@@ -620,28 +621,10 @@ TEST(SqliteStorage, ProcessesWritingOneFileLoseNoTrial) {
   const fs::path file = directory.path() / "study.db";
   // Created, then closed: a connection must not cross fork().
   { SqliteStorage(file).create_or_load_study(study_named("shared")); }
-  std::vector<pid_t> children;
-  for (int writer = 0; writer < kProcesses; ++writer) {
-    const pid_t child = fork();
-    ASSERT_GE(child, 0) << "fork failed";
-    if (child == 0) {
-      int status = 0;
-      try {
-        SqliteStorage storage(file);
-        write_trials(storage, "shared", writer, kTrialsEach);
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "writer %d: %s\n", writer, e.what());
-        status = 1;
-      }
-      _exit(status);  // skip the test framework's exit handlers, which belong to the parent
-    }
-    children.push_back(child);
-  }
-  for (pid_t child : children) {
-    int status = 0;
-    ASSERT_EQ(waitpid(child, &status, 0), child);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "writer process failed, status " << status;
-  }
+  testing::run_writer_processes(kProcesses, [&](int writer) {
+    SqliteStorage storage(file);
+    write_trials(storage, "shared", writer, kTrialsEach);
+  });
   SqliteStorage storage(file);
   expect_every_trial_once(storage.trials(storage.find_study("shared")->id), kProcesses, kTrialsEach);
 }
