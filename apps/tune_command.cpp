@@ -172,6 +172,10 @@ void add_run_flags(CLI::App* tune, TuneOptions& options) {
       "and prints the objective as its last numeric line (gpu_tune:step=N value=V lines are intermediate values). "
       "The arguments are appended to the whole shell text, so 'sleep 1; ./train' passes them to the last command "
       "only; write {params} where they belong instead, as in './train {params} | tail -1' (nothing is appended then)");
+  tune->add_option_function<double>(
+      "--trial-timeout", [&options](double seconds) { options.trial_timeout_seconds = seconds; },
+      "with --objective-command: a trial still running after this many seconds fails as timed out, and its "
+      "process group gets SIGTERM, then SIGKILL 2 s later (default: no limit)");
   tune->add_option_function<std::string>(
       "--devices", [&options](const std::string& d) { options.devices = d; },
       "where the engine trains, one worker and bundle per device: all (every GPU, or the CPU when there is none; "
@@ -265,6 +269,13 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
       if (options.objective_command)
         throw std::invalid_argument("--refill is how the engine refills its bundles; an --objective-command has none");
     }
+    if (options.trial_timeout_seconds) {
+      if (!options.objective_command)
+        throw std::invalid_argument("--trial-timeout limits an --objective-command's trials; the engine's end by epochs");
+      if (!(std::isfinite(*options.trial_timeout_seconds) && *options.trial_timeout_seconds > 0))
+        throw std::invalid_argument("--trial-timeout must be a positive, finite number of seconds, got " +
+                                    std::to_string(*options.trial_timeout_seconds));
+    }
     if (options.objective_command && (options.devices || options.slots))
       throw std::invalid_argument("--devices and --slots place the engine's trials; an --objective-command runs "
                                   "--parallel commands at once on this machine");
@@ -337,8 +348,11 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
     std::vector<std::unique_ptr<search::Objective>> objectives;
     std::string placement;
     if (options.objective_command) {
-      objectives.push_back(std::make_unique<search::CommandObjective>(
-          search::CommandObjectiveOptions{*options.objective_command, parallel}));
+      search::CommandObjectiveOptions command;
+      command.command = *options.objective_command;
+      command.parallel = parallel;
+      command.timeout_seconds = options.trial_timeout_seconds;
+      objectives.push_back(std::make_unique<search::CommandObjective>(command));
       placement = std::to_string(parallel) + " commands at a time";
     } else {
       try {

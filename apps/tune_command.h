@@ -20,6 +20,7 @@ struct TuneOptions {
   // `gpu_tune worker --study NAME`: join this study, reading its study file from the database.
   std::optional<std::string> join_study;
   std::optional<std::string> objective_command;
+  std::optional<double> trial_timeout_seconds;  // --trial-timeout: an objective command running longer fails
   std::optional<std::string> devices;  // --devices: all | cpu | cpu:N | 0,2 (see tune_devices.h)
   std::optional<int> slots;            // --slots: trials at once per device
   std::optional<int> parallel;         // trials at once across all devices

@@ -39,6 +39,13 @@ constexpr auto kOutputGraceAfterExit = std::chrono::seconds(1);
 constexpr size_t kMaxLineBytes = 64 * 1024;
 constexpr std::string_view kStepPrefix = "gpu_tune:step=";
 
+// "2.5", "30": seconds as a user wrote them.
+std::string seconds_text(double seconds) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", seconds);
+  return text;
+}
+
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v'; }
 
 std::string_view trim(std::string_view text) {
@@ -199,7 +206,12 @@ class RunningTrial {
   RunningTrial(const CommandObjectiveOptions& options, const TrialRequest& request)
       : number_(request.number),
         child_({options.shell, "-c", objective_command_line(options.command, request.params)}, trial_environment(request)),
-        stderr_tail_(options.stderr_tail_bytes) {}
+        stderr_tail_(options.stderr_tail_bytes),
+        timeout_seconds_(options.timeout_seconds) {
+    if (timeout_seconds_) {
+      timeout_at_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(*timeout_seconds_));
+    }
+  }
 
   int64_t number() const { return number_; }
   const ChildProcess& child() const { return child_; }
@@ -225,6 +237,14 @@ class RunningTrial {
   // Moves the trial on in time: escalates a prune, notices the exit, gives up on pipes held
   // by escaped processes. Returns the outcome once the trial is over.
   std::optional<TrialOutcome> advance(Clock::time_point now, TrialReporter& reporter) {
+    if (timeout_at_ && now >= *timeout_at_ && !exited_at_ && !child_.poll_exit()) {
+      timed_out_ = true;
+      timeout_at_.reset();
+      if (!kill_at_) {
+        child_.signal_group(SIGTERM);
+        kill_at_ = now + kTerminateGrace;
+      }
+    }
     if (kill_at_ && now >= *kill_at_) {
       child_.signal_group(SIGKILL);
       kill_at_.reset();
@@ -248,6 +268,7 @@ class RunningTrial {
       // poll() cannot see an exit while background jobs or a dying group hold the pipes.
       deadline = now + milliseconds(100);
     }
+    if (timeout_at_) deadline = std::min(deadline, *timeout_at_);
     return kill_at_ ? std::min(deadline, *kill_at_) : deadline;
   }
 
@@ -292,7 +313,9 @@ class RunningTrial {
       return result;
     }
     std::string why;
-    if (exit.signaled) {
+    if (timed_out_) {
+      why = "timed out after " + seconds_text(*timeout_seconds_) + " s (its process group was killed)";
+    } else if (exit.signaled) {
       why = "command killed by signal " + std::to_string(exit.code);
     } else if (exit.code > 128 && exit.code <= 128 + SIGRTMAX) {
       // The shell's way of saying the command it ran was killed by signal (status - 128).
@@ -327,6 +350,9 @@ class RunningTrial {
   bool pruned_ = false;
   std::optional<Clock::time_point> kill_at_;
   std::optional<Clock::time_point> exited_at_;
+  std::optional<double> timeout_seconds_;
+  std::optional<Clock::time_point> timeout_at_;  // until it passes or the trial ends
+  bool timed_out_ = false;
 };
 
 TrialOutcome start_failure(const std::exception& error) {
@@ -404,6 +430,10 @@ CommandObjective::CommandObjective(CommandObjectiveOptions options) : options_(s
   if (options_.parallel < 1) {
     throw std::invalid_argument("objective command parallel must be at least 1, got " +
                                 std::to_string(options_.parallel));
+  }
+  if (options_.timeout_seconds && !(std::isfinite(*options_.timeout_seconds) && *options_.timeout_seconds > 0)) {
+    throw std::invalid_argument("objective command timeout must be a positive, finite number of seconds, got " +
+                                seconds_text(*options_.timeout_seconds));
   }
 }
 

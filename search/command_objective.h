@@ -32,11 +32,16 @@ struct CommandObjectiveOptions {
   int parallel = 1;                 // how many trials run at once
   size_t stderr_tail_bytes = 4096;  // how much of its standard error a failed trial's error keeps
   std::string shell = "/bin/sh";    // the shell that runs the command, as `shell -c`; a path
+  // A trial still running this long after it started fails ("timed out after ...") and its
+  // process group gets SIGTERM, then SIGKILL 2 s later: a hung command costs one slot for
+  // this long, not the study. None: no limit.
+  std::optional<double> timeout_seconds = std::nullopt;
 };
 
 class CommandObjective final : public Objective {
  public:
-  // Throws std::invalid_argument when the command or shell is empty or parallel < 1.
+  // Throws std::invalid_argument when the command or shell is empty, parallel < 1, or the
+  // timeout is not a positive finite number of seconds.
   explicit CommandObjective(CommandObjectiveOptions options);
 
   int capacity() const override { return options_.parallel; }

@@ -214,3 +214,61 @@ TEST_F(NewUserErrors, VersionAndParseErrorsHaveDocumentedExitCodes) {
 
 }  // namespace
 }  // namespace gpu_tune::app
+
+namespace gpu_tune::app {
+namespace {
+
+class TrialTimeout : public testing::StudyFolderTest {};
+
+TEST_F(TrialTimeout, AHungObjectiveCommandFailsItsTrialAndTheStudyGoesOn) {
+  const fs::path study = write("study.yaml", R"(
+study: hung
+budget: {trials: 3, parallel: 3}
+sampler: {name: random, seed: 1}
+space:
+  x: {distribution: uniform, low: -1, high: 1}
+)");
+  // Trial 1 hangs; the others answer at once.
+  const fs::path script = write("objective.sh", "if [ \"$GPU_TUNE_TRIAL_NUMBER\" = 1 ]; then sleep 60; fi\necho 0.5\n");
+  TuneOptions options;
+  options.study_file = study.string();
+  options.storage = storage_;
+  options.objective_command = "sh " + script.string();
+  options.trial_timeout_seconds = 0.5;
+  options.live_progress = false;
+  std::ostringstream out, log;
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(run_tune(options, out, log), 0) << log.str();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
+  const std::vector<search::TrialRecord> trials = trials_of("hung");
+  ASSERT_EQ(trials.size(), 3u);
+  EXPECT_EQ(trials[1].state, search::TrialState::kFailed);
+  EXPECT_NE(trials[1].error.find("timed out after 0.5 s"), std::string::npos) << trials[1].error;
+  EXPECT_EQ(trials[0].state, search::TrialState::kComplete);
+  EXPECT_EQ(trials[2].state, search::TrialState::kComplete);
+}
+
+TEST_F(TrialTimeout, RefusedWithoutAnObjectiveCommandOrWhenNotPositive) {
+  const fs::path study = write("study.yaml", "study: t\nbudget: {trials: 1}\nspace:\n  x: {distribution: uniform, low: 0, high: 1}\n");
+  for (const double bad : {0.0, -2.0, std::nan("")}) {
+    TuneOptions options;
+    options.study_file = study.string();
+    options.storage = storage_;
+    options.objective_command = "echo 1";
+    options.trial_timeout_seconds = bad;
+    std::ostringstream out, log;
+    EXPECT_EQ(run_tune(options, out, log), 2) << bad;
+    EXPECT_NE(log.str().find("--trial-timeout must be a positive"), std::string::npos) << log.str();
+  }
+  TuneOptions engine;
+  engine.study_file = study.string();
+  engine.storage = storage_;
+  engine.trial_timeout_seconds = 5;
+  std::ostringstream out, log;
+  EXPECT_EQ(run_tune(engine, out, log), 2);
+  EXPECT_NE(log.str().find("--trial-timeout limits an --objective-command"), std::string::npos) << log.str();
+  EXPECT_FALSE(fs::exists(dir_ / "study.db")) << "nothing ran";
+}
+
+}  // namespace
+}  // namespace gpu_tune::app

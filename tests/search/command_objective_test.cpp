@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -138,6 +140,10 @@ TEST_F(CommandObjectiveTest, RejectsBadOptions) {
   EXPECT_THROW(CommandObjective({.command = "", .parallel = 1}), std::invalid_argument);
   EXPECT_THROW(CommandObjective({.command = "  ", .parallel = 1}), std::invalid_argument);
   EXPECT_THROW(CommandObjective({.command = "true", .parallel = 0}), std::invalid_argument);
+  for (const double timeout : {0.0, -1.0, std::nan(""), HUGE_VAL}) {
+    EXPECT_THROW(CommandObjective({.command = "true", .parallel = 1, .timeout_seconds = timeout}), std::invalid_argument)
+        << timeout;
+  }
   const CommandObjective objective({.command = "true", .parallel = 4});
   EXPECT_EQ(objective.capacity(), 4);
   EXPECT_EQ(objective.device(), "command");
@@ -425,6 +431,27 @@ echo 1)sh");
   EXPECT_EQ(reporter.outcomes[0].state, TrialState::kComplete);
   EXPECT_EQ(reporter.outcomes[0].value, 1.0);
   EXPECT_TRUE(stops_running_within(read_pid(dir_ / "background_pid"), 2.0));
+}
+
+TEST_F(CommandObjectiveTest, AHungCommandTimesOutAndItsWholeGroupIsKilled) {
+  // The trial's shell ignores SIGTERM and waits on a child of its own: both must go.
+  const std::string command = "exec " + script("hung.sh", R"sh(
+trap '' TERM
+sleep 30 &
+echo $! > "$DIR/hung_child_pid"
+echo "gpu_tune:step=1 value=0.5"
+wait)sh");
+  CommandObjective objective({.command = command, .parallel = 2, .timeout_seconds = 0.5});
+  RecordingReporter reporter;
+  const Clock::time_point start = Clock::now();
+  run_trials(objective, {ParamMap{}}, reporter);
+
+  const double elapsed = seconds_since(start);
+  EXPECT_GE(elapsed, 0.5) << "timed out before its time";
+  EXPECT_LT(elapsed, 4.5) << "SIGKILL did not follow SIGTERM within the grace";
+  ASSERT_EQ(reporter.outcomes[0].state, TrialState::kFailed);
+  EXPECT_NE(reporter.outcomes[0].error.find("timed out after 0.5 s"), std::string::npos) << reporter.outcomes[0].error;
+  EXPECT_TRUE(stops_running_within(read_pid(dir_ / "hung_child_pid"), 2.0)) << "the command's child outlived it";
 }
 
 TEST_F(CommandObjectiveTest, CommandThatCannotStartFailsItsTrial) {
