@@ -3,6 +3,7 @@
 # Idempotent and quiet when everything is already present.
 #   scripts/install-deps.sh            build, test and data packages
 #   scripts/install-deps.sh --bench    also the PyTorch comparison packages
+#   scripts/install-deps.sh --fuzz     also clang, libFuzzer and clang's OpenMP (scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -20,6 +21,9 @@ command -v node >/dev/null || packages+=(nodejs)
 command -v npm >/dev/null || packages+=(npm)
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-numpy python3-torch python3-psycopg2)  # psycopg2: Optuna on PostgreSQL
+fi
+if [[ "${1:-}" == "--fuzz" ]]; then
+  packages+=(clang libclang-rt-14-dev libomp-14-dev)  # libFuzzer and the sanitizers; OpenMP for clang
 fi
 
 missing=()

@@ -289,11 +289,12 @@ class RunningTrial {
 
   void take_stdout_line(std::string_view line, TrialReporter& reporter) {
     if (pruned_) return;
-    if (const std::optional<StepRecord> step = parse_step_line(line)) {
-      last_step_value_ = step->value;
-      if (!reporter.report(number_, *step)) prune();
-    } else if (const std::optional<double> value = parse_number(line)) {
-      last_number_ = *value;
+    const ObjectiveOutputLine said = parse_objective_output_line(line);
+    if (said.step) {
+      last_step_value_ = said.step->value;
+      if (!reporter.report(number_, *said.step)) prune();
+    } else if (said.number) {
+      last_number_ = *said.number;
     }
   }
 
@@ -407,6 +408,13 @@ void terminate_all(std::vector<std::unique_ptr<RunningTrial>>& slots) {
 }
 
 }  // namespace
+
+ObjectiveOutputLine parse_objective_output_line(std::string_view line) {
+  ObjectiveOutputLine said;
+  said.step = parse_step_line(line);
+  if (!said.step) said.number = parse_number(line);
+  return said;
+}
 
 std::string objective_command_line(const std::string& command, const ParamMap& params) {
   std::string arguments;

@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "search/objective.h"
 
@@ -26,6 +27,14 @@ inline constexpr const char* kParamsPlaceholder = "{params}";
 // --NAME=VALUE arguments (each shell-quoted, in name order), or without one, `command`
 // followed by them.
 std::string objective_command_line(const std::string& command, const ParamMap& params);
+
+// What one line of the command's standard output says: a step report, else a number, else
+// nothing (any other line is the command's own chatter, ignored).
+struct ObjectiveOutputLine {
+  std::optional<StepRecord> step;  // "gpu_tune:step=N value=V"
+  std::optional<double> number;    // a line that is a number, strtod's way (1e-3, inf, nan)
+};
+ObjectiveOutputLine parse_objective_output_line(std::string_view line);
 
 struct CommandObjectiveOptions {
   std::string command;              // shell text; its {params}, else its end, takes the --NAME=VALUE arguments

@@ -46,7 +46,8 @@ nlohmann::json params_to_json(const ParamMap& params) {
     if (const auto* d = std::get_if<double>(&value); d && !std::isfinite(*d)) {
       throw std::invalid_argument("parameter '" + name + "' is " + to_string(value) + ", which JSON cannot hold");
     }
-    std::visit([&json, &name](const auto& v) { json[name] = v; }, value);
+    // An init-capture, not &name: clang before 16 cannot capture a structured binding.
+    std::visit([&json, &key = name](const auto& v) { json[key] = v; }, value);
   }
   return json;
 }

@@ -1,5 +1,6 @@
 #include "search/study_config.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -556,6 +557,38 @@ StudyConfig read_document(const YAML::Node& root, const Reader& reader) {
   return config;
 }
 
+// Where the second YAML document of a stream starts, if it has one. yaml-cpp 0.7's LoadAll
+// never returns on some malformed streams (one whose first line starts with ',', yaml-cpp
+// issue 1040): its parser keeps reporting empty documents without consuming anything. So the
+// study file's document comes from YAML::Load, and this asks the parser for at most two.
+std::optional<YAML::Mark> second_document(const std::string& text) {
+  // Records the first node of the document being parsed: where that document starts.
+  struct FirstNode final : YAML::EventHandler {
+    std::optional<YAML::Mark> mark;
+    void OnDocumentStart(const YAML::Mark&) override {}
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark& m, YAML::anchor_t) override { take(m); }
+    void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { take(m); }
+    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { take(m); }
+    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+      take(m);
+    }
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+      take(m);
+    }
+    void OnMapEnd() override {}
+    void take(const YAML::Mark& m) {
+      if (!mark) mark = m;
+    }
+  };
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  FirstNode first, second;
+  if (!parser.HandleNextDocument(first) || !parser.HandleNextDocument(second)) return std::nullopt;
+  return second.mark.value_or(YAML::Mark::null_mark());
+}
+
 // Bytes a text file holds no place for: a control character other than tab, newline and
 // carriage return, or a byte that is not UTF-8. Named by position, never echoed, so that a
 // binary file given by mistake does not fill the terminal with garbage.
@@ -603,21 +636,22 @@ StudyConfig parse_study_config(const std::string& text, const std::string& sourc
     const int line = mark.is_null() ? 1 : std::max(1, mark.line + 1);
     return StudyConfigError(source_name + ":" + std::to_string(line) + ": " + problem);
   };
-  std::vector<YAML::Node> documents;
+  YAML::Node document;
+  std::optional<YAML::Mark> second;
   try {
-    documents = YAML::LoadAll(text);
+    document = YAML::Load(text);
+    second = second_document(text);
   } catch (const YAML::Exception& e) {
     throw error_at(e.mark, "YAML syntax error: " + e.msg);
   }
-  if (documents.empty() || documents.front().IsNull())
+  if (document.IsNull())
     throw StudyConfigError(source_name + ":1: the study file is empty (it needs at least 'study' and 'space')");
-  if (documents.size() > 1)
-    throw error_at(documents[1].Mark(), "a study file holds one YAML document, this one holds " + std::to_string(documents.size()));
+  if (second) throw error_at(*second, "a study file holds one YAML document, this one holds more");
 
   const Reader reader(source_name);
   StudyConfig config;
   try {
-    config = read_document(documents.front(), reader);
+    config = read_document(document, reader);
   } catch (const YAML::Exception& e) {
     throw error_at(e.mark, "unreadable YAML: " + e.msg);
   }
