@@ -19,11 +19,9 @@ setup, such as a budget too small to take all the kills).
 How "ever seen complete" is observed: after each kill, before resuming, the study is read
 with `gpu_tune export --format json`; what is complete there was committed and must stay.
 Each run's `--json` events are kept too: a `trial_finished` event with state complete is
-the run telling its user the trial is done. The events are checked the same way, but a
-trial announced that way and lost to a kill before its result was committed is counted
-and listed, not failed on, unless --strict-events: gpu_tune prints the event when it queues
-the result for its writer thread, before the commit, so a SIGKILL in between loses it (the
-trial is then interrupted and does not count toward the budget, so the budget still holds).
+the run telling its user the trial is done. gpu_tune tells it only once the result is
+committed, so every trial announced complete must be complete in the final study, with the
+same value, even when the run that announced it was killed right after.
 
 The objective's own log (one line per command that reached its end: trial number, pid,
 parameter, value, written before the value is printed) tells which commands completed. A
@@ -142,8 +140,6 @@ def main():
     parser.add_argument("--seed", type=int, default=1, help="seed of the kill moments and the sampler (default 1)")
     parser.add_argument("--min-delay", type=float, default=0.05, help="earliest kill, seconds after start")
     parser.add_argument("--max-delay", type=float, default=1.5, help="latest kill, seconds after start")
-    parser.add_argument("--strict-events", action="store_true",
-                        help="fail when a trial announced complete on standard output was lost to a kill")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR (kept) instead of a temporary folder")
     args = parser.parse_args()
 
@@ -266,16 +262,13 @@ def main():
                                     f"stored {complete[number]['value']}")
             elif number not in seen:  # else a violation already: seen complete, then changed
                 lost.append(f"trial {number} (run {run}, now {study[number]['state'] if number in study else 'missing'})")
-        if lost and args.strict_events:
+        if lost:
             problems.append(f"announced complete, lost to the kill before its commit: {', '.join(lost)}")
 
         wall = time.monotonic() - began
         print(f"torture-test: {kills} kills, {runs - 1} resumes, {len(study)} trials: {len(complete)} complete "
               f"(budget {args.trials}), {len(interrupted)} interrupted; {len(completions)} commands completed, "
               f"{orphans} orphaned processes killed; parallel {args.parallel}, seed {args.seed}; {wall:.1f} s")
-        if lost:
-            print(f"torture-test: {len(lost)} trial(s) announced complete on standard output but killed before "
-                  f"the commit (interrupted instead): {', '.join(lost)}")
         for problem in problems:
             print("torture-test: VIOLATION:", problem)
         if problems and not args.keep:

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -122,7 +123,20 @@ class Connection {
                        std::string(problem));
   }
   [[noreturn]] void fail_sqlite(std::string_view operation) const {
-    fail(operation, db_ ? sqlite3_errmsg(db_.get()) : "out of memory");
+    if (!db_) fail(operation, "out of memory");
+    std::string problem = sqlite3_errmsg(db_.get());
+    // What was committed before stays; only this write is lost, and the run stops on it.
+    const int code = sqlite3_extended_errcode(db_.get()) & 0xff;
+    if (code == SQLITE_IOERR) {
+      const int system_error = sqlite3_system_errno(db_.get());
+      problem += system_error != 0 ? std::string(" (") + std::strerror(system_error) + ")"
+                                   : std::string(" (reading or writing it or its -wal file failed: a full disk, a file "
+                                                 "size limit or a failing device; what was recorded before is kept)");
+    }
+    if (code == SQLITE_FULL)
+      problem += " (the file system holding it has no space left: free some and run the same command again; "
+                 "what was recorded before is kept)";
+    fail(operation, problem);
   }
 
   // Inside write_batch, the batch's transaction holds every write: each operation's own

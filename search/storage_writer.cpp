@@ -22,11 +22,11 @@ void StorageWriter::rethrow_failure() {
   if (failure_) std::rethrow_exception(failure_);
 }
 
-void StorageWriter::enqueue(Write write) {
+void StorageWriter::enqueue(Write write, std::function<void()> after_commit) {
   {
     std::lock_guard lock(queue_mutex_);
     if (failure_) std::rethrow_exception(failure_);
-    queue_.push_back(std::move(write));
+    queue_.push_back({std::move(write), std::move(after_commit)});
   }
   queued_.notify_one();
 }
@@ -40,7 +40,7 @@ void StorageWriter::flush() {
 void StorageWriter::commit_loop() {
   auto pause = std::chrono::milliseconds(100);
   for (;;) {
-    std::deque<Write> batch;
+    std::deque<Pending> batch;
     {
       std::unique_lock lock(queue_mutex_);
       queued_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
@@ -59,13 +59,24 @@ void StorageWriter::commit_loop() {
       std::lock_guard lock(storage_mutex_);
       try {
         storage_.write_batch([&] {
-          for (Write& write : batch) write(storage_);
+          for (Pending& pending : batch) pending.write(storage_);
         });
       } catch (const StorageUnavailable&) {
         error = std::current_exception();
         unavailable = true;
       } catch (...) {
         error = std::current_exception();
+      }
+    }
+    if (!error) {
+      // Committed: now what depended on it may be told (before flush() can return).
+      for (Pending& pending : batch) {
+        if (!pending.after_commit) continue;
+        try {
+          pending.after_commit();
+        } catch (...) {
+          // A listener's failure is not the storage's: the writes stand, the writer goes on.
+        }
       }
     }
     std::string held_error;

@@ -39,7 +39,10 @@ class StorageWriter {
   // number and the error. Set before the first enqueue.
   void set_on_held(std::function<void(size_t writes, const std::string& error)> on_held) { on_held_ = std::move(on_held); }
 
-  void enqueue(Write write);
+  // `after_commit`, if given, runs on the writer's thread once the write is committed (not
+  // when its commit fails), in queue order, before flush() returns: for telling the world
+  // what is now durable, such as a finished trial. It must not wait for this writer.
+  void enqueue(Write write, std::function<void()> after_commit = {});
   // Returns once every write queued before it is committed.
   void flush();
 
@@ -68,7 +71,11 @@ class StorageWriter {
 
   std::mutex queue_mutex_;  // guards what follows
   std::condition_variable queued_, idle_;
-  std::deque<Write> queue_;
+  struct Pending {
+    Write write;
+    std::function<void()> after_commit;
+  };
+  std::deque<Pending> queue_;
   bool committing_ = false;
   bool stopping_ = false;
   bool holding_ = false;  // the queue's front is writes held through an outage

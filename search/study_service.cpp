@@ -285,15 +285,11 @@ bool StudyService::report(int64_t number, const StepRecord& step) {
 
 void StudyService::finish(int64_t number, const TrialOutcome& outcome) {
   std::lock_guard lock(mutex_);
-  history_.finish(number, outcome.state, outcome.value, outcome.metrics, outcome.error);
-  writer_.enqueue([id = study_.id, number, outcome, at = history_.find(number)->finished_at](Storage& s) {
-    s.finish_trial(id, number, outcome.state, outcome.value, outcome.metrics, outcome.error, at);
-  });
   in_flight_.erase(number);
-  std::ostringstream event;
-  event << "trial " << number << " " << trial_state_name(outcome.state);
-  if (outcome.value) event << ": value " << *outcome.value;
-  if (!outcome.error.empty()) event << ": " << outcome.error;
+  std::ostringstream text;
+  text << "trial " << number << " " << trial_state_name(outcome.state);
+  if (outcome.value) text << ": value " << *outcome.value;
+  if (!outcome.error.empty()) text << ": " << outcome.error;
   StudyEvent finished;
   finished.kind = StudyEvent::Kind::kTrialFinished;
   finished.trial = number;
@@ -302,13 +298,29 @@ void StudyService::finish(int64_t number, const TrialOutcome& outcome) {
   finished.detail = outcome.error;
   if (const auto reason = prune_reasons_.find(number); reason != prune_reasons_.end()) {
     if (outcome.state == TrialState::kPruned && !reason->second.empty()) {
-      event << "; " << reason->second;
+      text << "; " << reason->second;
       finished.detail = reason->second;
     }
     prune_reasons_.erase(reason);
   }
-  publish_locked(event.str());
-  emit_locked(finished);
+  finish_locked(number, outcome, text.str(), finished);
+}
+
+void StudyService::finish_locked(int64_t number, const TrialOutcome& outcome, std::string text, StudyEvent event) {
+  history_.finish(number, outcome.state, outcome.value, outcome.metrics, outcome.error);
+  const StudyProgress after = progress_locked();
+  // Told from the writer's thread after the commit: a process killed between the two has
+  // told nothing that its study lacks.
+  auto tell = [this, text = std::move(text), event = std::move(event), after] {
+    std::lock_guard told(tell_mutex_);
+    if (on_progress_) on_progress_(after, text);
+    if (event_listener_) event_listener_(event, after);
+  };
+  writer_.enqueue(
+      [id = study_.id, number, outcome, at = history_.find(number)->finished_at](Storage& s) {
+        s.finish_trial(id, number, outcome.state, outcome.value, outcome.metrics, outcome.error, at);
+      },
+      std::move(tell));
 }
 
 void StudyService::note(const std::string& event) {
@@ -328,18 +340,17 @@ int StudyService::interrupt_unfinished_trials() {
   std::lock_guard lock(mutex_);
   const std::set<int64_t> unfinished = std::exchange(in_flight_, {});
   for (const int64_t number : unfinished) {
-    history_.finish(number, TrialState::kFailed, std::nullopt, {}, kInterruptedError);
-    writer_.enqueue([id = study_.id, number, at = history_.find(number)->finished_at](Storage& s) {
-      s.finish_trial(id, number, TrialState::kFailed, std::nullopt, {}, kInterruptedError, at);
-    });
     prune_reasons_.erase(number);
-    publish_locked("trial " + std::to_string(number) + " interrupted: not counted toward the budget");
+    TrialOutcome outcome;
+    outcome.state = TrialState::kFailed;
+    outcome.error = kInterruptedError;
     StudyEvent interrupted;
     interrupted.kind = StudyEvent::Kind::kTrialFinished;
     interrupted.trial = number;
     interrupted.state = TrialState::kFailed;
     interrupted.detail = kInterruptedError;
-    emit_locked(interrupted);
+    finish_locked(number, outcome, "trial " + std::to_string(number) + " interrupted: not counted toward the budget",
+                  interrupted);
   }
   writer_.flush();
   return static_cast<int>(unfinished.size());
@@ -365,11 +376,17 @@ StudyProgress StudyService::progress_locked() {
 }
 
 void StudyService::emit_locked(const StudyEvent& event) {
-  if (event_listener_) event_listener_(event, progress_locked());
+  if (!event_listener_) return;
+  const StudyProgress progress = progress_locked();
+  std::lock_guard told(tell_mutex_);
+  event_listener_(event, progress);
 }
 
 void StudyService::publish_locked(const std::string& event) {
-  if (on_progress_) on_progress_(progress_locked(), event);
+  if (!on_progress_) return;
+  const StudyProgress progress = progress_locked();
+  std::lock_guard told(tell_mutex_);
+  on_progress_(progress, event);
 }
 
 }  // namespace gpu_tune::search

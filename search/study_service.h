@@ -46,7 +46,8 @@ namespace gpu_tune::search {
 class StudyService final : public TrialReporter {
  public:
   // event is one line such as "trial 7 complete: value 0.3123"; progress is after it. Called
-  // under the service's lock, so from one thread at a time.
+  // from one thread at a time. A trial's end is told only once its result is committed
+  // (from the storage writer's thread), so what was told finished is never lost.
   using ProgressCallback = std::function<void(const StudyProgress& progress, const std::string& event)>;
 
   // pruner: null for none; otherwise it must outlive the service, as must the rest. Reads
@@ -59,7 +60,7 @@ class StudyService final : public TrialReporter {
   // every worker, so it must be cheap and thread-safe. Set it before workers start.
   void set_stop_condition(std::function<bool()> condition) { stop_condition_ = std::move(condition); }
   // Also tell `listener` every event as data (StudyEvent), with the progress after it. Called
-  // under the service's lock, from one thread at a time. Set it before workers start.
+  // from one thread at a time, as on_progress is. Set it before workers start.
   using EventListener = std::function<void(const StudyEvent& event, const StudyProgress& progress)>;
   void set_event_listener(EventListener listener) { event_listener_ = std::move(listener); }
     // Keep `count` suggestions sampled ahead (0, the default: sample when asked, knowing every
@@ -118,6 +119,9 @@ class StudyService final : public TrialReporter {
   void publish_locked(const std::string& event);
   // Tells the event listener, if any.
   void emit_locked(const StudyEvent& event);
+  // Records a trial's end (storage and history) and tells `text` and `event` once the
+  // storage has committed it.
+  void finish_locked(int64_t number, const TrialOutcome& outcome, std::string text, StudyEvent event);
   // A line about the study: published as text and told as a kNote event.
   void publish_note_locked(const std::string& text);
 
@@ -140,7 +144,8 @@ class StudyService final : public TrialReporter {
   std::atomic<bool> stop_requested_{false};
 
   mutable std::mutex mutex_;
-  StorageWriter writer_;
+  std::mutex tell_mutex_;  // one listener call at a time; taken after mutex_, or alone
+  StorageWriter writer_;   // after what its commit callbacks use
   std::string worker_id_;  // the storage's, read once
   StudyHistory history_;
   uint64_t others_version_ = 0;                   // of the history as read

@@ -206,6 +206,31 @@ TEST(StorageWriter, WritesThatMeetAnOutageAreHeldAndCommittedOnceTheStorageAnswe
   EXPECT_EQ(trials[0].steps.size(), 1u);
 }
 
+TEST(StorageWriter, AfterCommitRunsOnceCommittedInOrderAndBeforeFlushReturns) {
+  CountingStorage storage;
+  const StudyInfo study = storage.create_or_load_study(named("after_commit"));
+  const int64_t number = storage.start_trial(study.id, {{"x", 0.5}}, "cpu", 0).number;
+  storage.write_delay = milliseconds(5);
+  std::vector<int> told;  // the steps stored when each callback ran
+  {
+    StorageWriter writer(storage);
+    for (int step = 1; step <= 5; ++step)
+      writer.enqueue([&, step](Storage& s) { s.record_step(study.id, number, {step, 1.0, {}}); },
+                     [&] { told.push_back(storage.step_writes.load()); });
+    writer.flush();
+    EXPECT_EQ(told.size(), 5u) << "flush returned before every callback ran";
+  }
+  ASSERT_EQ(told.size(), 5u);
+  for (size_t i = 0; i < told.size(); ++i) EXPECT_GE(told[i], static_cast<int>(i) + 1) << "told before its commit";
+  // A commit that fails tells nothing.
+  storage.fail_steps = true;
+  bool failed_told = false;
+  StorageWriter writer(storage);
+  writer.enqueue([&](Storage& s) { s.record_step(study.id, number, {6, 1.0, {}}); }, [&] { failed_told = true; });
+  EXPECT_THROW(writer.flush(), StorageError);
+  EXPECT_FALSE(failed_told) << "a write that was never committed was told";
+}
+
 // Records the history each suggestion was sampled from, and the thread it ran on.
 class RecordingSampler final : public Sampler {
  public:
@@ -349,4 +374,33 @@ TEST(StudyService, NoTrialStartsOnceTheTargetIsReached) {
 }
 
 }  // namespace
+TEST(StudyService, AFinishedTrialIsToldOnlyOnceItsResultIsStored) {
+  CountingStorage storage;
+  const StudyInfo study = storage.create_or_load_study(named("told_when_stored"));
+  const SearchSpace space = one_dimension();
+  RandomSampler sampler(5);
+  storage.write_delay = milliseconds(2);
+  std::atomic<int> finished_events{0}, told_before_stored{0};
+  auto stored = [&](int64_t number) {
+    for (const TrialRecord& t : storage.inner.trials(study.id))
+      if (t.number == number) return t.state == TrialState::kComplete;
+    return false;
+  };
+  InstantWorker worker(3, 2);
+  StudyRunner runner(storage, study, space, sampler, StudyBudget{12, std::nullopt},
+                     [&](const StudyProgress&, const std::string& line) {
+                       if (line.find("complete") == std::string::npos) return;
+                       const int64_t number = std::stoll(line.substr(line.find(' ') + 1));
+                       if (!stored(number)) told_before_stored += 1;
+                     });
+  runner.set_event_listener([&](const StudyEvent& event, const StudyProgress&) {
+    if (event.kind != StudyEvent::Kind::kTrialFinished) return;
+    finished_events += 1;
+    if (!stored(event.trial)) told_before_stored += 1;
+  });
+  runner.run(worker);
+  EXPECT_EQ(finished_events, 12) << "every finished trial is told by the time run() returns";
+  EXPECT_EQ(told_before_stored, 0) << "a trial was told finished before its result was committed";
+}
+
 }  // namespace gpu_tune::search
