@@ -131,7 +131,8 @@ int run_train(const TrainOptions& options, std::ostream& out, std::ostream& log)
     }
     if (const std::optional<MemoryLimit> limit =
             slot_memory_limit(selection.backend->free_memory_bytes(), selection.backend->name()))
-      require_memory(needed, *limit, "training these " + std::to_string(configs.size()) + " slots",
+      require_memory(needed, *limit, configs.size() == 1 ? std::string("training this slot")
+                                             : "training these " + std::to_string(configs.size()) + " slots",
                      "train fewer slots or smaller models (layer widths, batch)");
     Trainer trainer(*selection.backend, dataset, trainer_options);
     TrainingLog training_log(out, options.json);

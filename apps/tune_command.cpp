@@ -273,8 +273,8 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
       if (!options.objective_command)
         throw std::invalid_argument("--trial-timeout limits an --objective-command's trials; the engine's end by epochs");
       if (!(std::isfinite(*options.trial_timeout_seconds) && *options.trial_timeout_seconds > 0))
-        throw std::invalid_argument("--trial-timeout must be a positive, finite number of seconds, got " +
-                                    std::to_string(*options.trial_timeout_seconds));
+        throw std::invalid_argument("--trial-timeout " + search::to_display_string(*options.trial_timeout_seconds) +
+                                    " must be a positive, finite number of seconds");
     }
     if (options.objective_command && (options.devices || options.slots))
       throw std::invalid_argument("--devices and --slots place the engine's trials; an --objective-command runs "
@@ -294,6 +294,8 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
       engine_options.refill = *refill;
       engine_options.metric = study.metric;
       engine_options.training_defaults = study.training;
+      if (options.epochs && *options.epochs < 1)
+        throw std::invalid_argument("--epochs " + std::to_string(*options.epochs) + " must be at least 1");
       engine_options.max_epochs_override = options.epochs;
       engine_options.precision = engine.precision;
       check_engine_study(study, engine_options);
@@ -322,6 +324,25 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
           << "' apart from the full one; add --full for the whole study (" << study.budget.trials << " trials)\n";
     }
 
+    // The data and the memory are checked before the study is opened, so that a bad data
+    // folder or slots that cannot fit leave no study behind.
+    std::optional<data::Dataset> dataset;
+    std::vector<int> slots;
+    if (!options.objective_command) {
+      try {
+        dataset = load_engine_dataset(engine, log);
+      } catch (const data::DataError& e) {
+        // The engine names the flag; the folder came from the study file's `data:` here.
+        const std::string message = e.what();
+        if (options.dataset_given || !study.data_dir || !message.starts_with("--data ")) throw;
+        throw std::invalid_argument(study.locate("data") + message.substr(std::string("--data ").size()));
+      }
+      slots = slots_per_device(static_cast<int>(devices.size()), parallel, slots_per_device_flag);
+      if (!options.slots) fit_slots_to_memory(devices, study.space, engine_options, dataset->train.count, slots, log);
+      if (const std::optional<size_t> largest = largest_slot_bytes(study.space, engine_options, dataset->train.count))
+        require_slots_fit_memory(devices, slots, *largest);
+    }
+
     const search::StorageLocation location = study_storage_location(options.storage, study_name);
     if (location.is_sqlite() && location.sqlite_file.has_parent_path())
       std::filesystem::create_directories(location.sqlite_file.parent_path());
@@ -344,7 +365,6 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
     const std::unique_ptr<search::Sampler> sampler = search::make_sampler(study.sampler);
     const std::unique_ptr<search::Pruner> pruner = search::make_pruner(study.pruner);  // null: none
 
-    std::optional<data::Dataset> dataset;
     std::vector<std::unique_ptr<search::Objective>> objectives;
     std::string placement;
     if (options.objective_command) {
@@ -355,21 +375,9 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
       objectives.push_back(std::make_unique<search::CommandObjective>(command));
       placement = std::to_string(parallel) + " commands at a time";
     } else {
-      try {
-        dataset = load_engine_dataset(engine, log);
-      } catch (const data::DataError& e) {
-        // The engine names the flag; the folder came from the study file's `data:` here.
-        const std::string message = e.what();
-        if (options.dataset_given || !study.data_dir || !message.starts_with("--data ")) throw;
-        throw std::invalid_argument(study.locate("data") + message.substr(std::string("--data ").size()));
-      }
       if (!study.models.keep || *study.models.keep > 0)  // keep: 0 keeps none
         engine_options.model_keeper = std::make_shared<ModelKeeper>(
             study_models_folder(storage_path, info.name), info.name, info.direction, study.models.keep);
-      std::vector<int> slots = slots_per_device(static_cast<int>(devices.size()), parallel, slots_per_device_flag);
-      if (!options.slots) fit_slots_to_memory(devices, study.space, engine_options, dataset->train.count, slots, log);
-      if (const std::optional<size_t> largest = largest_slot_bytes(study.space, engine_options, dataset->train.count))
-        require_slots_fit_memory(devices, slots, *largest);
       std::string named;
       int total = 0;
       for (size_t i = 0; i < devices.size(); ++i) {

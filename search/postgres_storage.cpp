@@ -117,7 +117,8 @@ bool is_connection_sqlstate(std::string_view state) {
 // failed connection, only its message.)
 bool is_permanent_connect_failure(std::string_view message) {
   for (std::string_view sign : {"authentication failed", "no password supplied", "does not exist", "invalid URI",
-                                "invalid connection option", "invalid port", "invalid sslmode", "missing \"=\""}) {
+                                "invalid connection option", "invalid port", "invalid integer value", "invalid sslmode",
+                                "invalid value", "missing \"=\""}) {
     if (message.find(sign) != std::string_view::npos) return true;
   }
   return false;
