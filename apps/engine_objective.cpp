@@ -189,6 +189,23 @@ void EngineObjective::run(const std::function<std::optional<search::TrialRequest
   // Between bundle steps: a stopping study leaves its running trials to be recorded as
   // interrupted.
   trainer_options.stop_requested = [&reporter] { return reporter.should_stop(); };
+  // Once this returns (no more trials, the study stops, or an error), this worker's cores
+  // go to the others.
+  struct LeaveShare {
+    CpuCoreShare* share;
+    int index;
+    ~LeaveShare() {
+      if (share) share->leave(index);
+    }
+  } const leave_share{options_.core_share.get(), options_.core_share_index};
+  int threads_now = options_.cpu_threads.value_or(0);
+  if (options_.core_share) {
+    trainer_options.before_step = [this, &threads_now] {
+      const int threads = options_.core_share->threads_for(options_.core_share_index);
+      if (threads != threads_now) omp_set_num_threads(threads);
+      threads_now = threads;
+    };
+  }
   // Every tested trial's weights are read back when models are kept, not only those of
   // trials that will rank among the best k: a trial's rank is known only once its value is,
   // and the read is one copy of a model of at most a few million floats, against epochs of

@@ -12,6 +12,7 @@
 #include "apps/model_keeper.h"
 #include "engine/backend.h"
 #include "engine/data/dataset.h"
+#include "apps/cpu_core_share.h"
 #include "engine/trainer.h"
 #include "search/objective.h"
 
@@ -27,6 +28,11 @@ struct EngineObjectiveOptions {
   // CPU threads for this worker's kernels, set in the thread that runs it (OpenMP's thread
   // count is per thread, so workers of one process can differ); none: OpenMP's default.
   std::optional<int> cpu_threads;
+  // CPU workers of one study: the cores they share, and this worker's place among them. When
+  // set, the worker's threads follow threads_for(core_share_index) before every step, and
+  // it leaves the share once it has no more trials.
+  std::shared_ptr<CpuCoreShare> core_share;
+  int core_share_index = 0;
   RefillStrategy refill = RefillStrategy::kContinuous;  // --refill: waves only for comparison benchmarks
   // Where completed trials' models go (the study's `models:`); null: none is kept, and no
   // trial's weights are read back. Shared by every worker of the study.

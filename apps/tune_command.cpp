@@ -11,6 +11,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "apps/cpu_core_share.h"
 #include "apps/engine_objective.h"
 #include "apps/engine_study_check.h"
 #include "apps/interrupt.h"
@@ -378,6 +379,17 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
       if (!study.models.keep || *study.models.keep > 0)  // keep: 0 keeps none
         engine_options.model_keeper = std::make_shared<ModelKeeper>(
             study_models_folder(storage_path, info.name), info.name, info.direction, study.models.keep);
+      // CPU workers of one thread each share their cores: a worker out of trials hands its
+      // core to those still training (apps/cpu_core_share.h).
+      std::vector<size_t> cpu_workers;
+      for (size_t i = 0; i < devices.size(); ++i)
+        if (devices[i].cpu_threads && slots[i] > 0) cpu_workers.push_back(i);
+      std::shared_ptr<CpuCoreShare> core_share;
+      if (cpu_workers.size() > 1) {
+        int cores = 0;
+        for (const size_t i : cpu_workers) cores += *devices[i].cpu_threads;
+        core_share = std::make_shared<CpuCoreShare>(static_cast<int>(cpu_workers.size()), cores);
+      }
       std::string named;
       int total = 0;
       for (size_t i = 0; i < devices.size(); ++i) {
@@ -388,6 +400,11 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
         worker.capacity = slots[i];
         worker.device_label = device.label;
         worker.cpu_threads = device.cpu_threads;
+        if (core_share) {
+          worker.core_share = core_share;
+          worker.core_share_index =
+              static_cast<int>(std::find(cpu_workers.begin(), cpu_workers.end(), i) - cpu_workers.begin());
+        }
         objectives.push_back(std::make_unique<EngineObjective>(*device.backend, *dataset, worker));
         total += slots[i];
       }

@@ -23,9 +23,16 @@ void* CpuBackend::allocate_bytes(size_t bytes) {
 
 void CpuBackend::free_bytes(void* pointer) noexcept { std::free(pointer); }
 
-void CpuBackend::copy_to_device(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
-void CpuBackend::copy_to_host(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
-void CpuBackend::copy_on_device(void* dst, const void* src, size_t bytes) { std::memcpy(dst, src, bytes); }
+// An empty copy may come with null pointers (an empty split), which memcpy does not allow.
+void CpuBackend::copy_to_device(void* dst, const void* src, size_t bytes) {
+  if (bytes > 0) std::memcpy(dst, src, bytes);
+}
+void CpuBackend::copy_to_host(void* dst, const void* src, size_t bytes) {
+  if (bytes > 0) std::memcpy(dst, src, bytes);
+}
+void CpuBackend::copy_on_device(void* dst, const void* src, size_t bytes) {
+  if (bytes > 0) std::memcpy(dst, src, bytes);
+}
 
 void CpuBackend::gather_batch(std::span<const kernels::GatherProblem> p) { kernels::gather_batch_cpu(p); }
 void CpuBackend::grouped_gemm(std::span<const kernels::GemmProblem> p) { kernels::grouped_gemm_cpu(p, precision_); }

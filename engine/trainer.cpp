@@ -127,6 +127,7 @@ void Trainer::run(const std::function<std::optional<TrainingJob>(int slot)>& nex
     fill(next_job, observer, jobs_left);
     // A job waits only beside running slots, so an empty bundle here means no jobs left.
     if (bundle_.occupied_slots().empty()) break;
+    if (options_.before_step) options_.before_step();
     const std::vector<int> epoch_ended = bundle_.step();
     steps += 1;
     if (!epoch_ended.empty()) end_epochs(epoch_ended, observer);

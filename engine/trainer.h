@@ -91,6 +91,9 @@ struct TrainerOptions {
   // Asked before every bundle step; once true, run() returns at once, leaving the running
   // slots unfinished (no on_slot_finished): the caller records them as interrupted.
   std::function<bool()> stop_requested = {};
+  // Called before every bundle step (for example to give the step the CPU cores that
+  // other workers have left).
+  std::function<void()> before_step = {};
   RefillStrategy refill = RefillStrategy::kContinuous;
   // Hand each tested slot's weights back in SlotResult::parameters (for saving the model):
   // read while the slot still holds them, since a finished slot is refilled at once.

@@ -40,24 +40,56 @@ void validate_gemm_problems(std::span<const GemmProblem> problems) {
 
 namespace {
 
+// One sgemm call's share of a problem: a block of C's rows, or of its columns.
 struct GemmPiece {
   const GemmProblem* problem;
-  Range rows;
+  Range rows, cols;
 };
+
+// How a problem is cut into pieces: a function of its shape alone, never of the thread
+// count, so that C's bits are the same on one thread or many (the BLAS may round a row
+// differently in another split). That is what lets a worker's trials take over the cores
+// of workers that have finished (apps/cpu_core_share.h) without changing their numbers.
+// Tall problems (a convolution's rows are images x pixels) are cut into row blocks, wide
+// ones (a dense layer: a batch of rows, hundreds of units) into column blocks, each sharing
+// the other operand whole; no piece is below kMinPieceFlops, where a call's packing of the
+// shared operand would cost more than the parallelism gains.
+// Measured single-threaded with OpenBLAS on the models' shapes: up to 8 pieces of at least
+// 4 MFLOP cost within noise of one call; 16 pieces cost up to twice as much on some.
+constexpr int64_t kMinPieceFlops = int64_t{1} << 22;
+constexpr int64_t kMaxPieces = 8;
+constexpr int64_t kMinRows = 32, kMinCols = 64;
+
+std::vector<GemmPiece> pieces_of(const GemmProblem& p) {
+  const int64_t flops = 2 * int64_t(p.m) * p.n * std::max(p.k, 1);
+  const int64_t by_work = std::max<int64_t>(1, flops / kMinPieceFlops);
+  const bool by_rows = p.m >= p.n;
+  const int64_t extent = by_rows ? p.m : p.n;
+  const int64_t parts = std::clamp<int64_t>(std::min(by_work, extent / (by_rows ? kMinRows : kMinCols)), 1, kMaxPieces);
+  std::vector<GemmPiece> pieces;
+  for (int64_t part = 0; part < parts; ++part) {
+    const Range block = split_range(extent, parts, part);
+    pieces.push_back({&p, by_rows ? block : Range{0, p.m}, by_rows ? Range{0, p.n} : block});
+  }
+  return pieces;
+}
 
 void run_piece(const GemmPiece& piece) {
   const GemmProblem& p = *piece.problem;
   const int rows = static_cast<int>(piece.rows.end - piece.rows.begin);
-  float* c = p.c + piece.rows.begin * p.ldc;
+  const int cols = static_cast<int>(piece.cols.end - piece.cols.begin);
+  float* c = p.c + piece.rows.begin * p.ldc + piece.cols.begin;
   if (p.k == 0) {  // C = beta * C
     for (int r = 0; r < rows; ++r)
-      for (int j = 0; j < p.n; ++j) c[r * p.ldc + j] = p.beta == 0.0f ? 0.0f : p.beta * c[r * p.ldc + j];
+      for (int j = 0; j < cols; ++j) c[r * p.ldc + j] = p.beta == 0.0f ? 0.0f : p.beta * c[r * p.ldc + j];
     return;
   }
-  // Row block r of op(A): rows of A, or columns of A when A is stored transposed.
+  // Rows of op(A): rows of A, or columns of A when A is stored transposed; columns of
+  // op(B): columns of B, or rows of B when B is stored transposed.
   const float* a = p.transpose_a ? p.a + piece.rows.begin : p.a + piece.rows.begin * p.lda;
+  const float* b = p.transpose_b ? p.b + piece.cols.begin * p.ldb : p.b + piece.cols.begin;
   cblas_sgemm(CblasRowMajor, p.transpose_a ? CblasTrans : CblasNoTrans,
-              p.transpose_b ? CblasTrans : CblasNoTrans, rows, p.n, p.k, p.alpha, a, p.lda, p.b,
+              p.transpose_b ? CblasTrans : CblasNoTrans, rows, cols, p.k, p.alpha, a, p.lda, b,
               p.ldb, p.beta, c, p.ldc);
 }
 
@@ -103,14 +135,17 @@ void grouped_gemm_cpu(std::span<const GemmProblem> problems, GemmPrecision preci
     return;
   }
   use_single_threaded_blas();
-  const int threads = cpu_thread_count();
   std::vector<GemmPiece> pieces;
   for (const GemmProblem& p : problems) {
     if (p.m == 0 || p.n == 0) continue;
-    // Split rows only (never K), so each element's sum runs in one sgemm call.
-    const int64_t flops = int64_t(p.m) * p.n * std::max(p.k, 1);
-    const int64_t parts = std::min(piece_count(p.m, 16, threads), std::max<int64_t>(1, flops / (1 << 17)));
-    for (int64_t part = 0; part < parts; ++part) pieces.push_back({&p, split_range(p.m, parts, part)});
+    // Never split along K: each element's sum runs in one sgemm call.
+    for (const GemmPiece& piece : pieces_of(p)) pieces.push_back(piece);
+  }
+  // A call from inside a parallel_for body (a convolution chunk's GEMM) runs its pieces on
+  // that thread; elsewhere they spread over the threads. The same pieces either way.
+  if (cpu_thread_count() == 1) {
+    for (const GemmPiece& piece : pieces) run_piece(piece);
+    return;
   }
   parallel_for(static_cast<int64_t>(pieces.size()), [&](int64_t i) { run_piece(pieces[i]); });
 }

@@ -22,8 +22,8 @@ run_asan() {
   configure build-asan address,undefined
   cmake --build build-asan -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:detect_stack_use_after_return=0 \
-  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    ctest --test-dir build-asan --output-on-failure --timeout 3600
+  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 GPU_TUNE_TEST_TIME_SCALE=10 \
+    ctest --test-dir build-asan --output-on-failure --timeout 3600 -j "$jobs"
 }
 
 run_tsan() {
@@ -31,7 +31,7 @@ run_tsan() {
   configure build-tsan thread
   cmake --build build-tsan -j "$jobs" --target search_tests
   # The suites with threads of their own; the rest of search_tests is single-threaded.
-  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 GPU_TUNE_TEST_TIME_SCALE=10 \
     ctest --test-dir build-tsan --output-on-failure --timeout 3600 \
       -R '^(StudyService|StudyServiceOwnership|StorageWriter|StorageTest|SqliteStorage|SqliteOwnership|MemoryStorageConcurrency|PostgresStorage|SuggestionQueue|CommandObjective|ChildProcess|StudyRunner)'
 }

@@ -258,7 +258,7 @@ TEST_F(TrialTimeout, RefusedWithoutAnObjectiveCommandOrWhenNotPositive) {
     options.trial_timeout_seconds = bad;
     std::ostringstream out, log;
     EXPECT_EQ(run_tune(options, out, log), 2) << bad;
-    EXPECT_NE(log.str().find("--trial-timeout must be a positive"), std::string::npos) << log.str();
+    EXPECT_NE(log.str().find("must be a positive, finite number of seconds"), std::string::npos) << log.str();
   }
   TuneOptions engine;
   engine.study_file = study.string();

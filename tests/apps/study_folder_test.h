@@ -104,7 +104,8 @@ class StudyFolderTest : public ::testing::Test {
   // Polls the study's trials until `ready(trials)` holds: true then, false after `timeout`.
   template <typename Ready>
   bool wait_for(const std::string& study, Ready ready, std::chrono::seconds timeout = std::chrono::seconds(60)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    const auto deadline = std::chrono::steady_clock::now() +
+                          std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout * test_time_scale());
     while (std::chrono::steady_clock::now() < deadline) {
       if (ready(trials_so_far(study))) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));

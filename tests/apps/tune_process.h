@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -35,10 +36,21 @@ inline pid_t spawn_gpu_tune(const std::vector<std::string>& args, const std::fil
   return pid;
 }
 
-// The wait status once the child has exited, or nothing after `timeout` (the child is then
-// killed and reaped, so no test leaves one behind).
+// How many times longer than a plain build's the waits for other processes may be:
+// GPU_TUNE_TEST_TIME_SCALE (scripts/sanitize-tests.sh sets it, as sanitizers slow everything
+// down several times), else 1. Only limits scale; what a test measures against its own
+// trials (a stop within a fraction of a trial) needs no scaling.
+inline double test_time_scale() {
+  const char* text = std::getenv("GPU_TUNE_TEST_TIME_SCALE");
+  const double scale = text ? std::atof(text) : 1.0;
+  return scale >= 1.0 ? scale : 1.0;
+}
+
+// The wait status once the child has exited, or nothing after `timeout` (times the test time
+// scale; the child is then killed and reaped, so no test leaves one behind).
 inline std::optional<int> wait_for_exit(pid_t pid, std::chrono::duration<double> timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout * test_time_scale());
   int status = 0;
   while (std::chrono::steady_clock::now() < deadline) {
     if (waitpid(pid, &status, WNOHANG) == pid) return status;
