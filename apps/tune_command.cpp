@@ -180,7 +180,7 @@ void add_run_flags(CLI::App* tune, TuneOptions& options) {
   tune->add_option_function<std::string>(
       "--devices", [&options](const std::string& d) { options.devices = d; },
       "where the engine trains, one worker and bundle per device: all (every GPU, or the CPU when there is none; "
-      "the default) | cpu | cpu:N (N single-threaded CPU workers) | GPU numbers such as 0,2");
+      "the default) | cpu | cpu:N (N CPU workers of one thread each; a worker out of trials hands its thread to the others) | GPU numbers such as 0,2");
   tune->add_option_function<int>(
       "--slots", [&options](int n) { options.slots = n; },
       "trials at once per device (default: --parallel split across the devices)");

@@ -5,7 +5,8 @@
 //            the lesser of the CPU's threads and --parallel (as cpu when that is 1)
 //   cpu      the CPU as one worker, with every thread
 //   cpu:N    N CPU workers, one thread each (N bundles side by side: on small models one
-//            thread per bundle beats one bundle on every thread)
+//            thread per bundle beats one bundle on every thread); a worker out of trials
+//            hands its thread to the others (apps/cpu_core_share.h)
 //   0,2      these GPUs
 #include <cstddef>
 #include <iosfwd>

@@ -27,6 +27,8 @@ struct InsideBody {
 
 int cpu_thread_count() { return bodies_entered > 0 ? 1 : omp_get_max_threads(); }
 
+bool inside_parallel_body() { return bodies_entered > 0; }
+
 void use_single_threaded_blas() {
   static std::once_flag once;
   std::call_once(once, [] {

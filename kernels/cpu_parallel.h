@@ -1,6 +1,10 @@
 #pragma once
-// Work splitting for the CPU forms. Every split is a function of a problem's own shape
-// and the thread count only, so results never depend on which other slots share a call.
+// Work splitting for the CPU forms. Results never depend on which other slots share a call,
+// nor on the thread count: every split that decides how a sum is taken (a GEMM's pieces, a
+// convolution's chunks and sum groups) is a function of the problem's own shape alone;
+// only splits of work whose every element is computed the same way whatever its piece
+// (element-wise work, whole columns' sums) follow the thread count. So a worker's threads
+// may change between steps (apps/cpu_core_share.h) without changing a bit.
 #include <algorithm>
 #include <cstdint>
 #include <functional>
@@ -21,6 +25,9 @@ std::vector<Problem> resolve_run_time_values(std::span<const Problem> problems) 
 
 // The threads a CPU form may use: 1 when called from inside a parallel_for body.
 int cpu_thread_count();
+// Whether the calling thread is inside a parallel_for body (for example a convolution
+// chunk's GEMM): a fact of the calling code, the same whatever the thread count.
+bool inside_parallel_body();
 
 // Asks the BLAS library to run single-threaded: our own threads split the work, and a
 // threaded sgemm inside them would oversubscribe the cores. Safe to call often.

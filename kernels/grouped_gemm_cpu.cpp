@@ -54,9 +54,10 @@ struct GemmPiece {
 // ones (a dense layer: a batch of rows, hundreds of units) into column blocks, each sharing
 // the other operand whole; no piece is below kMinPieceFlops, where a call's packing of the
 // shared operand would cost more than the parallelism gains.
-// Measured single-threaded with OpenBLAS on the models' shapes: up to 8 pieces of at least
-// 4 MFLOP cost within noise of one call; 16 pieces cost up to twice as much on some.
-constexpr int64_t kMinPieceFlops = int64_t{1} << 22;
+// Measured single-threaded (OpenBLAS; bundle_throughput, 4 slots of batch 32, 3 rounds):
+// pieces of at least 8 MFLOP cost mlp_medium nothing and mlp_large 2.5% against one call
+// per problem; 4 MFLOP pieces cost mlp_medium 5%, and 16 pieces up to twice as much.
+constexpr int64_t kMinPieceFlops = int64_t{1} << 23;
 constexpr int64_t kMaxPieces = 8;
 constexpr int64_t kMinRows = 32, kMinCols = 64;
 
@@ -135,15 +136,23 @@ void grouped_gemm_cpu(std::span<const GemmProblem> problems, GemmPrecision preci
     return;
   }
   use_single_threaded_blas();
+  // A call from inside a parallel_for body (a convolution chunk's GEMM, whose work is
+  // already split by chunk) runs each problem whole on that thread: cutting it would only
+  // repack its long operand (a weight gradient's K is the chunk's rows) once per piece.
+  // Whether a call comes from a body is a fact of the calling code, not of the thread
+  // count, so the bits stay independent of it.
+  if (inside_parallel_body()) {
+    for (const GemmProblem& p : problems)
+      if (p.m > 0 && p.n > 0) run_piece({&p, Range{0, p.m}, Range{0, p.n}});
+    return;
+  }
   std::vector<GemmPiece> pieces;
   for (const GemmProblem& p : problems) {
     if (p.m == 0 || p.n == 0) continue;
     // Never split along K: each element's sum runs in one sgemm call.
     for (const GemmPiece& piece : pieces_of(p)) pieces.push_back(piece);
   }
-  // A call from inside a parallel_for body (a convolution chunk's GEMM) runs its pieces on
-  // that thread; elsewhere they spread over the threads. The same pieces either way.
-  if (cpu_thread_count() == 1) {
+  if (cpu_thread_count() == 1) {  // the same pieces, on this thread
     for (const GemmPiece& piece : pieces) run_piece(piece);
     return;
   }
