@@ -498,6 +498,8 @@ def worker(plan_path, result_path):
         plan = json.load(f)
     import torch
     torch.set_num_threads(1)
+    if plan.get("flush_denormal"):
+        torch.set_flush_denormal(True)  # as gpu_tune's CPU forms do (kernels/cpu_float_mode.h)
     try:
         torch.set_num_interop_threads(1)
     except RuntimeError:
@@ -545,6 +547,9 @@ def main():
                         "default: all %(default)s)")
     p.add_argument("--memory-format", choices=["nchw", "nhwc"], default="nchw",
                    help="PyTorch's convolutions on NCHW (its default) or channels-last images and weights")
+    p.add_argument("--flush-denormal", action="store_true",
+                   help="torch.set_flush_denormal(True) in every process, as gpu_tune's CPU forms flush "
+                        "subnormal floats (default: PyTorch's default, which keeps them and runs slower on them)")
     p.add_argument("--json", metavar="FILE", help="also write everything measured to FILE as JSON")
     p.add_argument("--worker", nargs=2, metavar=("PLAN", "RESULT"), help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -581,7 +586,8 @@ def main():
             plan = os.path.join(scratch, f"plan{index}.json")
             with open(plan, "w") as f:
                 json.dump({"index": index, "data": args.data, "train_size": args.train_size,
-                           "memory_format": args.memory_format, "jobs": share}, f)
+                           "memory_format": args.memory_format,
+                           "flush_denormal": args.flush_denormal, "jobs": share}, f)
             result = os.path.join(scratch, f"result{index}.json")
             processes.append((subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", plan, result],
                                                env=env), result))
@@ -598,7 +604,8 @@ def main():
     training = max(o["finished"] for o in outputs) - min(o["ready"] for o in outputs)
     print(f"study '{study['name']}' ({args.storage}): {len(jobs)} trials replayed, "
           f"{sum(j['epochs'] for j in jobs)} epochs in all on {args.train_size:,} training images; "
-          f"PyTorch {outputs[0]['torch']}, {len(parts)} x 1-thread processes, {args.memory_format.upper()}")
+          f"PyTorch {outputs[0]['torch']}, {len(parts)} x 1-thread processes, {args.memory_format.upper()}"
+          + (", subnormals flushed" if args.flush_denormal else ""))
     for note in notes:
         print(f"  note: {note}")
     print()
@@ -641,6 +648,7 @@ def main():
                        "pytorch_training_seconds": training, "pytorch_busy_seconds": busy,
                        "gpu_tune_seconds": gpu_tune_seconds, "gpu_tune_seconds_source": gpu_tune_source,
                        "processes": len(parts), "torch": outputs[0]["torch"], "notes": notes,
+                       "memory_format": args.memory_format, "flush_denormal": args.flush_denormal,
                        "trials": [{**{k: v for k, v in job.items()}, "pytorch": by_number[job["number"]],
                                    "process": process_of[job["number"]]} for job in jobs]}, f, indent=1)
 

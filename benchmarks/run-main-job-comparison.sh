@@ -11,7 +11,8 @@
 # machine), PROCESSES (PyTorch processes, default 2), KEEP=1 (keep the study file and
 # write the comparison as JSON beside it), MEMORY_FORMAT (nchw, PyTorch's default, or nhwc:
 # its convolutions on channels-last tensors), GPU_TUNE_DATA (the Fashion-MNIST folder),
-# TRAIN_SIZE (both train on the first N images only: quick checks, not measurements).
+# TRAIN_SIZE (both train on the first N images only: quick checks, not measurements),
+# FLUSH_DENORMAL=1 (PyTorch flushes subnormal floats, as gpu_tune's CPU forms always do).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -47,5 +48,6 @@ compare=("$python" "$here/compare_main_job.py" "$out/study.db" --gpu-tune-second
          --processes "${PROCESSES:-2}")
 [[ -n "${TRAIN_SIZE:-}" ]] && compare+=(--train-size "$TRAIN_SIZE")
 [[ -n "${MEMORY_FORMAT:-}" ]] && compare+=(--memory-format "$MEMORY_FORMAT")
+[[ "${FLUSH_DENORMAL:-0}" == 1 ]] && compare+=(--flush-denormal)
 [[ "${KEEP:-0}" == 1 ]] && compare+=(--json "$out/comparison.json")
 "${compare[@]}"

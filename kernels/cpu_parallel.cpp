@@ -4,6 +4,8 @@
 
 #include <mutex>
 
+#include "kernels/cpu_float_mode.h"
+
 // OpenBLAS's thread control, looked up weakly so that another CBLAS links too.
 extern "C" void openblas_set_num_threads(int) __attribute__((weak));
 
@@ -39,12 +41,14 @@ void use_single_threaded_blas() {
 void parallel_for(int64_t count, const std::function<void(int64_t)>& body) {
   if (count == 1) {
     const InsideBody inside;
+    const FlushSubnormalsToZero flush;
     body(0);
     return;
   }
 #pragma omp parallel for schedule(dynamic, 1)
   for (int64_t i = 0; i < count; ++i) {
     const InsideBody inside;
+    const FlushSubnormalsToZero flush;  // per body: OpenMP's threads keep their own mode
     body(i);
   }
 }

@@ -50,7 +50,10 @@ inline int64_t piece_count(int64_t n, int64_t min_units, int threads) {
   return std::clamp<int64_t>(n / std::max<int64_t>(min_units, 1), 1, std::max(threads, 1));
 }
 
-// Runs body(i) for i in [0, count) across the CPU threads, dynamically scheduled.
+// Runs body(i) for i in [0, count) across the CPU threads, dynamically scheduled, each
+// body with subnormal floats flushed to zero (cpu_float_mode.h): a CPU form whose
+// arithmetic runs in bodies needs nothing more; one that computes on the calling thread
+// outside a body (the grouped GEMM's single-thread path) holds a FlushSubnormalsToZero.
 void parallel_for(int64_t count, const std::function<void(int64_t)>& body);
 
 }  // namespace gpu_tune::kernels

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu_float_mode.h"
 #include "kernels/cpu_parallel.h"
 #include "kernels/grouped_gemm.h"
 
@@ -125,6 +126,7 @@ std::vector<GemmProblem> with_tf32_operands(std::span<const GemmProblem> problem
 
 void grouped_gemm_cpu(std::span<const GemmProblem> problems, GemmPrecision precision) {
   validate_gemm_problems(problems);
+  const FlushSubnormalsToZero flush;  // for the pieces run on this thread below
   if (std::any_of(problems.begin(), problems.end(), [](const GemmProblem& p) { return p.dynamic_m || p.dynamic_k; })) {
     grouped_gemm_cpu(resolve_run_time_values(problems), precision);
     return;
