@@ -1,3 +1,5 @@
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu_parallel.h"
@@ -20,6 +22,28 @@ std::optional<OptimizerKind> parse_optimizer(std::string_view name) {
   return std::nullopt;
 }
 
+namespace {
+
+// One piece of one problem, for one optimizer kind known at compile time: the per-element
+// function then inlines without its branch on the kind, and with the arrays declared
+// unaliased the loop vectorises (square root and division included, correctly rounded as
+// in scalar code). An optimizer step touches every parameter, so for an MLP this loop is a
+// third of the step when it runs one element at a time.
+template <OptimizerKind kKind>
+void update_range(const OptimizerSettings& given, const OptimizerStepConstants& constants, Range range,
+                  float* __restrict params, const float* __restrict grads, float* __restrict m,
+                  float* __restrict v) {
+  OptimizerSettings settings = given;
+  settings.kind = kKind;
+  for (int64_t e = range.begin; e < range.end; ++e) {
+    float unused = 0.0f;
+    float& second = kKind == OptimizerKind::kSgd ? unused : v[e];
+    optimizer_update_element(settings, constants, params[e], grads[e], m[e], second);
+  }
+}
+
+}  // namespace
+
 void optimizer_update_cpu(std::span<const OptimizerProblem> problems) {
   constexpr int64_t kMinPerPiece = 16384;
   struct Piece {
@@ -31,17 +55,29 @@ void optimizer_update_cpu(std::span<const OptimizerProblem> problems) {
   std::vector<Piece> pieces;
   for (size_t i = 0; i < problems.size(); ++i) {
     const OptimizerProblem& p = problems[i];
+    if (p.settings.kind != OptimizerKind::kSgd && p.second_moment == nullptr)
+      throw std::invalid_argument("optimizer problem " + std::to_string(i) + ": Adam needs a second moment");
     const OptimizerStepConstants constants =
         p.dynamic_constants != nullptr ? *p.dynamic_constants : optimizer_step_constants(p.settings, p.step);
     const int64_t parts = piece_count(p.count, kMinPerPiece, threads);
     for (int64_t part = 0; part < parts; ++part) pieces.push_back({i, split_range(p.count, parts, part), constants});
   }
   parallel_for(static_cast<int64_t>(pieces.size()), [&](int64_t i) {
-    const OptimizerProblem& p = problems[pieces[i].problem];
-    float unused = 0.0f;
-    for (int64_t e = pieces[i].range.begin; e < pieces[i].range.end; ++e) {
-      float& v = p.second_moment != nullptr ? p.second_moment[e] : unused;
-      optimizer_update_element(p.settings, pieces[i].constants, p.params[e], p.grads[e], p.first_moment[e], v);
+    const Piece& piece = pieces[i];
+    const OptimizerProblem& p = problems[piece.problem];
+    switch (p.settings.kind) {
+      case OptimizerKind::kAdam:
+        update_range<OptimizerKind::kAdam>(p.settings, piece.constants, piece.range, p.params, p.grads,
+                                           p.first_moment, p.second_moment);
+        break;
+      case OptimizerKind::kAdamW:
+        update_range<OptimizerKind::kAdamW>(p.settings, piece.constants, piece.range, p.params, p.grads,
+                                            p.first_moment, p.second_moment);
+        break;
+      case OptimizerKind::kSgd:
+        update_range<OptimizerKind::kSgd>(p.settings, piece.constants, piece.range, p.params, p.grads,
+                                          p.first_moment, p.second_moment);
+        break;
     }
   });
 }
