@@ -5,7 +5,7 @@
 // one. Training produces them in bulk: an optimizer's moments for units that stopped
 // learning decay geometrically through the subnormal range, and a diverging trial's
 // activations underflow. Measured on mlp_medium, Adam at learning rate 0.07, batch 64,
-// one thread: 15.6 s for two epochs with subnormals, 1.8 s flushed, the same losses.
+// one thread: 15.6 s for two epochs with subnormals, 1.9 s flushed, the same losses.
 //
 // The mode is a per-thread register (MXCSR on x86-64, FPCR on AArch64), so every CPU
 // form sets it on the threads that run its work (the caller and parallel_for's bodies)

@@ -27,9 +27,9 @@ struct InsideBody {
 
 }  // namespace
 
-int cpu_thread_count() { return bodies_entered > 0 ? 1 : omp_get_max_threads(); }
-
 bool inside_parallel_body() { return bodies_entered > 0; }
+
+int cpu_thread_count() { return inside_parallel_body() ? 1 : omp_get_max_threads(); }
 
 void use_single_threaded_blas() {
   static std::once_flag once;

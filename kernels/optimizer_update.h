@@ -85,6 +85,10 @@ GPU_TUNE_HD void optimizer_update_element(const OptimizerSettings& s, const Opti
   param -= c.step_size * m / denom;
 }
 
+// Throws std::invalid_argument naming the problem index when a problem is malformed
+// (negative count, unknown kind, null arrays, Adam without a second moment, step below 1).
+void validate_optimizer_problems(std::span<const OptimizerProblem> problems);
+
 // CPU reference; element-wise, deterministic.
 void optimizer_update_cpu(std::span<const OptimizerProblem> problems);
 

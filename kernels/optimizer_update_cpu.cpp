@@ -22,6 +22,24 @@ std::optional<OptimizerKind> parse_optimizer(std::string_view name) {
   return std::nullopt;
 }
 
+void validate_optimizer_problems(std::span<const OptimizerProblem> problems) {
+  for (size_t i = 0; i < problems.size(); ++i) {
+    const OptimizerProblem& q = problems[i];
+    auto fail = [i](const std::string& what) {
+      throw std::invalid_argument("optimizer_update problem " + std::to_string(i) + ": " + what);
+    };
+    if (q.count < 0) fail("negative count " + std::to_string(q.count));
+    if (q.count == 0) continue;
+    const OptimizerKind kind = q.settings.kind;
+    if (kind != OptimizerKind::kAdam && kind != OptimizerKind::kAdamW && kind != OptimizerKind::kSgd)
+      fail("unknown optimizer kind " + std::to_string(static_cast<int>(kind)));
+    if (q.params == nullptr || q.grads == nullptr || q.first_moment == nullptr)
+      fail("null params, grads or first_moment");
+    if (kind != OptimizerKind::kSgd && q.second_moment == nullptr) fail("Adam needs second_moment");
+    if (q.step < 1) fail("step " + std::to_string(q.step) + " below 1");
+  }
+}
+
 namespace {
 
 // One piece of one problem, for one optimizer kind known at compile time: the per-element
@@ -35,8 +53,8 @@ void update_range(const OptimizerSettings& given, const OptimizerStepConstants& 
                   float* __restrict v) {
   OptimizerSettings settings = given;
   settings.kind = kKind;
+  float unused = 0.0f;  // SGD's second moment: none
   for (int64_t e = range.begin; e < range.end; ++e) {
-    float unused = 0.0f;
     float& second = kKind == OptimizerKind::kSgd ? unused : v[e];
     optimizer_update_element(settings, constants, params[e], grads[e], m[e], second);
   }
@@ -45,6 +63,7 @@ void update_range(const OptimizerSettings& given, const OptimizerStepConstants& 
 }  // namespace
 
 void optimizer_update_cpu(std::span<const OptimizerProblem> problems) {
+  validate_optimizer_problems(problems);
   constexpr int64_t kMinPerPiece = 16384;
   struct Piece {
     size_t problem;
@@ -55,8 +74,6 @@ void optimizer_update_cpu(std::span<const OptimizerProblem> problems) {
   std::vector<Piece> pieces;
   for (size_t i = 0; i < problems.size(); ++i) {
     const OptimizerProblem& p = problems[i];
-    if (p.settings.kind != OptimizerKind::kSgd && p.second_moment == nullptr)
-      throw std::invalid_argument("optimizer problem " + std::to_string(i) + ": Adam needs a second moment");
     const OptimizerStepConstants constants =
         p.dynamic_constants != nullptr ? *p.dynamic_constants : optimizer_step_constants(p.settings, p.step);
     const int64_t parts = piece_count(p.count, kMinPerPiece, threads);

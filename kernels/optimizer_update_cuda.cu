@@ -64,25 +64,10 @@ __global__ void __launch_bounds__(kThreads) optimizer_update_kernel(const __grid
   }
 }
 
-[[noreturn]] void fail(size_t index, const std::string& what) {
-  throw std::invalid_argument("optimizer_update problem " + std::to_string(index) + ": " + what);
-}
-
 }  // namespace
 
 void optimizer_update_cuda(std::span<const OptimizerProblem> problems, cudaStream_t stream) {
-  for (size_t i = 0; i < problems.size(); ++i) {
-    const OptimizerProblem& q = problems[i];
-    if (q.count < 0) fail(i, "negative count " + std::to_string(q.count));
-    if (q.count == 0) continue;
-    const OptimizerKind kind = q.settings.kind;
-    if (kind != OptimizerKind::kAdam && kind != OptimizerKind::kAdamW && kind != OptimizerKind::kSgd)
-      fail(i, "unknown optimizer kind " + std::to_string(static_cast<int>(kind)));
-    if (q.params == nullptr || q.grads == nullptr || q.first_moment == nullptr)
-      fail(i, "null params, grads or first_moment");
-    if (kind != OptimizerKind::kSgd && q.second_moment == nullptr) fail(i, "Adam needs second_moment");
-    if (q.step < 1) fail(i, "step " + std::to_string(q.step) + " below 1");
-  }
+  validate_optimizer_problems(problems);
   auto launch = [stream](const OptimizerBatch& batch) {
     optimizer_update_kernel<<<batch.first_block[batch.count], kThreads, 0, stream>>>(batch);
     GPU_TUNE_CUDA_CHECK_LAUNCH(optimizer_update_kernel, stream);
