@@ -10,6 +10,7 @@ import argparse
 import collections
 import json
 import math
+import multiprocessing
 import statistics
 import time
 import warnings
@@ -135,11 +136,14 @@ def apply_upstream_logpdf_fix():
     major, minor = (int(part) for part in optuna.__version__.split(".")[:2])
     if (major, minor) >= (3, 5):
         return False
+    if getattr(truncnorm.logpdf, "gpu_tune_fixed", False):
+        return True  # a forked worker inherits the parent's patch: apply it once only
     unnormalised = truncnorm.logpdf
 
     def logpdf(x, a, b, loc=0, scale=1):
         return unnormalised(x, a, b, loc, scale) - np.log(scale)
 
+    logpdf.gpu_tune_fixed = True
     truncnorm.logpdf = logpdf  # the Parzen estimator looks it up at call time
     return True
 
@@ -188,22 +192,35 @@ def best_regret(objective, optimum, noise_sd, sampler, budget, in_flight, seed):
     return max(best_true - optimum, REGRET_FLOOR)
 
 
+def quality_line(task):
+    """One JSON line: every seed's log10 regret for one function, sampler and in-flight count."""
+    args, function_name, in_flight, sampler_name = task
+    quiet()
+    if args.fixed_logpdf:
+        apply_upstream_logpdf_fix()  # a worker started without fork has not got the parent's patch
+    objective, optimum, noise_sd = FUNCTIONS[function_name]
+    log_regrets = [math.log10(best_regret(objective, optimum, noise_sd, make_sampler(sampler_name, seed, in_flight),
+                                          args.budget, in_flight, seed))
+                   for seed in range(args.first_seed, args.first_seed + args.seeds)]
+    return json.dumps({"impl": "optuna-fixed" if args.fixed_logpdf else "optuna", "benchmark": "quality",
+                       "function": function_name, "sampler": sampler_name, "in_flight": in_flight,
+                       "seeds": args.seeds, "budget": args.budget,
+                       "median_log10_regret": quantile(log_regrets, 0.5), "log10_regrets": log_regrets})
+
+
 def quality(args):
-    impl = "optuna-fixed" if args.fixed_logpdf else "optuna"
-    for function_name in args.function:
-        objective, optimum, noise_sd = FUNCTIONS[function_name]
-        for in_flight in args.in_flight:
-            for sampler_name in args.sampler:
-                if sampler_name == "random" and in_flight > 1:
-                    continue  # in flight or not, random draws the same
-                log_regrets = [math.log10(best_regret(objective, optimum, noise_sd,
-                                                      make_sampler(sampler_name, seed, in_flight),
-                                                      args.budget, in_flight, seed))
-                               for seed in range(args.first_seed, args.first_seed + args.seeds)]
-                print(json.dumps({"impl": impl, "benchmark": "quality", "function": function_name,
-                                  "sampler": sampler_name, "in_flight": in_flight, "seeds": args.seeds,
-                                  "budget": args.budget, "median_log10_regret": quantile(log_regrets, 0.5),
-                                  "log10_regrets": log_regrets}), flush=True)
+    # Random draws the same in flight or not: it runs one at a time only.
+    tasks = [(args, function_name, in_flight, sampler_name)
+             for function_name in args.function for in_flight in args.in_flight for sampler_name in args.sampler
+             if not (sampler_name == "random" and in_flight > 1)]
+    # Each study is seeded, so the lines do not depend on how many processes share the work.
+    if args.jobs > 1:
+        with multiprocessing.Pool(args.jobs) as pool:
+            for line in pool.imap(quality_line, tasks):
+                print(line, flush=True)
+    else:
+        for task in tasks:
+            print(quality_line(task), flush=True)
 
 
 # --- Suggestion time: the ten-parameter space of test_functions.h's speed_space().
@@ -262,6 +279,13 @@ def speed(args):
                           "optuna_version": optuna.__version__}), flush=True)
 
 
+def quiet():
+    # ERROR: multivariate TPE warns on every trial of a conditional space that it samples the
+    # conditional parameters independently, as documented.
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--part", choices=["quality", "speed", "all"], default="all")
@@ -276,6 +300,7 @@ def main():
     parser.add_argument("--trials", type=int, default=1000, help="finished trials before the timed suggestions")
     parser.add_argument("--suggestions", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1, help="seed of the timing history and sampler")
+    parser.add_argument("--jobs", type=int, default=1, help="processes for the quality runs")
     parser.add_argument("--fixed-logpdf", action="store_true",
                         help="quality with the upstream fix of TPE's kernel densities (Optuna >= 3.5)")
     args = parser.parse_args()
@@ -283,10 +308,7 @@ def main():
         if name not in FUNCTIONS:
             parser.error(f"unknown function '{name}' (known: {', '.join(FUNCTIONS)})")
 
-    # ERROR: multivariate TPE warns on every trial of a conditional space that it samples the
-    # conditional parameters independently, as documented.
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    quiet()
     if args.fixed_logpdf and args.part != "quality":
         parser.error("--fixed-logpdf applies to --part quality only")
     if args.fixed_logpdf and not apply_upstream_logpdf_fix():

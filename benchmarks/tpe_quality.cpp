@@ -28,8 +28,9 @@ using benchmarks::quantile;
 // discrete spaces the optimum is often hit exactly, and log10(0) is no number.
 constexpr double kRegretFloor = 1e-6;
 
-// tpe: the default options; tpe-independent and tpe-multivariate: the defaults with that
-// one choice forced; random. `settings` (KEY=VALUE, as in a study file's sampler section)
+// tpe: the default options (a joint model, one parameter at a time while trials run);
+// tpe-independent: one parameter at a time always; tpe-multivariate: the joint model always,
+// running trials or not (as Optuna's multivariate TPE); random. `settings` (KEY=VALUE, as in a study file's sampler section)
 // change the TPE options further, for experiments.
 std::unique_ptr<search::Sampler> make_sampler(const std::string& name, uint64_t seed,
                                               const std::vector<std::string>& settings) {
@@ -37,6 +38,7 @@ std::unique_ptr<search::Sampler> make_sampler(const std::string& name, uint64_t 
   search::TpeOptions options;
   if (name == "tpe-multivariate") {
     options.multivariate = true;
+    options.joint_while_running = true;
   } else if (name == "tpe-independent") {
     options.multivariate = false;
   } else if (name != "tpe") {

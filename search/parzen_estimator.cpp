@@ -283,7 +283,7 @@ void ParzenEstimator::add_numeric_dimension(const KernelSpace& space, const std:
   d.sigma.assign(components, 0.0);
   const double scale = space.bandwidth_scale;
 
-  if (options_.multivariate || options_.scott_bandwidth) {
+  if (options_.scott_bandwidth) {
     // Scott's rule as BOHB and Optuna use it: one bandwidth per dimension, shrinking with n.
     const double n = std::max<double>(static_cast<double>(observed.size()), 1.0);
     std::fill(d.sigma.begin(), d.sigma.end(), 0.2 * std::pow(n, -1.0 / (dimensions + 4)) * scale);

@@ -50,8 +50,9 @@ struct ParzenOptions {
   double prior_weight = 1.0;
   bool consider_magic_clip = true;   // bandwidths no smaller than scale / min(100, 1 + components)
   bool consider_endpoints = false;   // let the range ends widen the outermost kernels
-  bool multivariate = false;         // Scott-like joint bandwidth instead of neighbour distances
-  bool scott_bandwidth = false;      // Scott's rule also for a dimension modelled alone
+  // Scott's rule (one bandwidth per dimension, 0.2 range n^(-1/(d+4)), as Optuna's joint
+  // model) instead of each kernel as wide as the larger gap to its neighbours.
+  bool scott_bandwidth = false;
   double min_bandwidth = 0;          // > 0: bandwidths no smaller than this fraction of the scale
                                      // (instead of the magic clip)
   // log_pdf weighs each continuous kernel by its bandwidth (its peak height no longer falls

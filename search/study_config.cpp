@@ -691,9 +691,10 @@ std::string study_config_help() {
                               target: no new trial starts once the best value reaches it
                               (at or below for minimize, at or above for maximize)
   sampler: {name: tpe | random | grid, seed: 0, grid_points: 5, and TPE's settings:
-            startup_trials: 10, ei_candidates: 8, multivariate: false,
-            bandwidth_weighted_density: true, split: linear | sqrt, gamma: 0.1,
-            gamma_cap: 25, weights: optuna | uniform | ei, bandwidth: neighbour | scott,
+            startup_trials: 10, ei_candidates: 8, multivariate: true,
+            joint_while_running: false, bandwidth_weighted_density: true,
+            split: linear | sqrt, gamma: 0.15, gamma_cap: 25,
+            weights: ei | optuna | uniform, bandwidth: neighbour | scott,
             min_bandwidth: 0, prior_weight: 1, consider_magic_clip: true,
             consider_endpoints: false, constant_liar: true}
   pruner: {name: none | median | asha | hyperband, ...}

@@ -38,11 +38,11 @@ double parse_real(std::string_view name, std::string_view value) {
 }  // namespace
 
 const std::vector<std::string>& tpe_option_names() {
-  static const std::vector<std::string> names = {"seed",          "startup_trials",      "ei_candidates",
-                                                 "multivariate",  "prior_weight",        "consider_magic_clip",
-                                                 "consider_endpoints", "constant_liar",      "split",
-                                                 "gamma",         "gamma_cap",           "weights",
-                                                 "bandwidth",     "min_bandwidth",       "bandwidth_weighted_density"};
+  static const std::vector<std::string> names = {
+      "seed",          "startup_trials", "ei_candidates",       "multivariate",   "joint_while_running",
+      "prior_weight",  "consider_magic_clip", "consider_endpoints", "constant_liar", "split",
+      "gamma",         "gamma_cap",      "weights",             "bandwidth",      "min_bandwidth",
+      "bandwidth_weighted_density"};
   return names;
 }
 
@@ -58,6 +58,8 @@ void set_tpe_option(TpeOptions& target, std::string_view name, std::string_view 
     options.ei_candidates = static_cast<int>(parse_integer(name, value));
   } else if (name == "multivariate") {
     options.multivariate = parse_bool(name, value);
+  } else if (name == "joint_while_running") {
+    options.joint_while_running = parse_bool(name, value);
   } else if (name == "prior_weight") {
     options.prior_weight = parse_real(name, value);
   } else if (name == "consider_magic_clip") {

@@ -14,8 +14,9 @@ enum class TpeSplit { kLinear, kSqrt };
 // 25), uniform, or ei for the good group (each good observation weighted by how far it lies
 // below the split, as expected improvement would; the bad group keeps Optuna's).
 enum class TpeWeights { kOptuna, kUniform, kExpectedImprovement };
-// Kernel bandwidths of a parameter modelled alone: the larger gap to the neighbouring
-// observations (hyperopt and Optuna), or Scott's rule as the joint model uses.
+// Kernel bandwidths in each numeric dimension: the larger gap to the neighbouring
+// observations in that dimension (hyperopt, and Optuna for a parameter modelled alone), or
+// Scott's rule, one width per dimension shrinking with n (Optuna's joint model).
 enum class TpeBandwidth { kNeighbour, kScott };
 
 struct TpeOptions {
@@ -25,15 +26,22 @@ struct TpeOptions {
   // candidates the choice is less greedy, and on the quality benchmark's nine functions that
   // found better settings on eight (benchmarks/RESULTS.md).
   int ei_candidates = 8;
-  bool multivariate = false;    // model the parameters active in every trial jointly
+  // Model the parameters active in every trial jointly: it sees interactions (the best
+  // learning rate depending on the optimizer). With trials running, and unless
+  // joint_while_running, suggestions model one parameter at a time instead: the constant
+  // liar's running values then repel candidates on each axis, where in a joint model a
+  // running trial repels only the small box around itself and suggestions bunch up
+  // (benchmarks/RESULTS.md, "How the defaults were chosen").
+  bool multivariate = true;
+  bool joint_while_running = false;
   double prior_weight = 1.0;    // weight of the prior component in each estimator
   bool consider_magic_clip = true;
   bool consider_endpoints = false;
   bool constant_liar = true;    // running trials count as bad observations
   TpeSplit split = TpeSplit::kLinear;
-  double gamma = 0.10;
+  double gamma = 0.15;          // Watanabe (2023) found 0.10-0.15 best; 0.15 measured better here
   int gamma_cap = 25;           // 0: no cap
-  TpeWeights weights = TpeWeights::kOptuna;
+  TpeWeights weights = TpeWeights::kExpectedImprovement;
   TpeBandwidth bandwidth = TpeBandwidth::kNeighbour;
   double min_bandwidth = 0;     // smallest bandwidth as a fraction of the range; 0: the magic clip's
   // Score candidates with each continuous kernel weighted by its bandwidth (ParzenOptions);

@@ -179,7 +179,6 @@ ParzenOptions parzen_options(const TpeOptions& options, bool multivariate) {
   p.prior_weight = options.prior_weight;
   p.consider_magic_clip = options.consider_magic_clip;
   p.consider_endpoints = options.consider_endpoints;
-  p.multivariate = multivariate;
   p.scott_bandwidth = options.bandwidth == TpeBandwidth::kScott;
   p.min_bandwidth = options.min_bandwidth;
   // Only for parameters modelled alone: in a joint model every observation's kernel shares
@@ -300,7 +299,9 @@ ParamMap TpeSampler::sample(const SearchSpace& space, std::span<const TrialRecor
   const RawTable table(space, observations);
 
   std::unordered_map<int, ParamValue> joint_values;
-  if (options_.multivariate) {
+  const bool running = std::any_of(observations.begin(), observations.end(),
+                                   [](const Observation& o) { return o.standing == Standing::kRunning; });
+  if (options_.multivariate && (options_.joint_while_running || !running)) {
     const std::vector<int> joint = always_active_parameters(space, observations, table);
     if (!joint.empty()) {
       const std::vector<double> chosen = choose_candidate(space, joint, observations, table, options_, true, rng);

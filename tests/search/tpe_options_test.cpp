@@ -27,7 +27,8 @@ TEST(TpeOptions, EveryNamedOptionCanBeSet) {
   TpeOptions options;
   set_tpe_option(options, "startup_trials", "4");
   set_tpe_option(options, "ei_candidates", "12");
-  set_tpe_option(options, "multivariate", "true");
+  set_tpe_option(options, "multivariate", "false");
+  set_tpe_option(options, "joint_while_running", "true");
   set_tpe_option(options, "prior_weight", "0.5");
   set_tpe_option(options, "consider_magic_clip", "false");
   set_tpe_option(options, "consider_endpoints", "true");
@@ -35,14 +36,15 @@ TEST(TpeOptions, EveryNamedOptionCanBeSet) {
   set_tpe_option(options, "split", "sqrt");
   set_tpe_option(options, "gamma", "0.25");
   set_tpe_option(options, "gamma_cap", "0");
-  set_tpe_option(options, "weights", "ei");
+  set_tpe_option(options, "weights", "uniform");
   set_tpe_option(options, "bandwidth", "scott");
   set_tpe_option(options, "min_bandwidth", "0.01");
   set_tpe_option(options, "bandwidth_weighted_density", "false");
   set_tpe_option(options, "seed", "9");
   EXPECT_EQ(options.startup_trials, 4);
   EXPECT_EQ(options.ei_candidates, 12);
-  EXPECT_TRUE(options.multivariate);
+  EXPECT_FALSE(options.multivariate);
+  EXPECT_TRUE(options.joint_while_running);
   EXPECT_DOUBLE_EQ(options.prior_weight, 0.5);
   EXPECT_FALSE(options.consider_magic_clip);
   EXPECT_TRUE(options.consider_endpoints);
@@ -50,7 +52,7 @@ TEST(TpeOptions, EveryNamedOptionCanBeSet) {
   EXPECT_EQ(options.split, TpeSplit::kSqrt);
   EXPECT_DOUBLE_EQ(options.gamma, 0.25);
   EXPECT_EQ(options.gamma_cap, 0);
-  EXPECT_EQ(options.weights, TpeWeights::kExpectedImprovement);
+  EXPECT_EQ(options.weights, TpeWeights::kUniform);
   EXPECT_EQ(options.bandwidth, TpeBandwidth::kScott);
   EXPECT_DOUBLE_EQ(options.min_bandwidth, 0.01);
   EXPECT_FALSE(options.bandwidth_weighted_density);
@@ -74,21 +76,23 @@ TEST(TpeOptions, BadNamesAndValuesSayWhichAndWhy) {
 }
 
 TEST(TpeOptions, GoodGroupSizeFollowsTheSplit) {
-  TpeOptions linear;  // Optuna's: ceil(0.1 n), at most 25
+  TpeOptions linear;  // the default: ceil(0.15 n), at most 25
   EXPECT_EQ(tpe_good_count(linear, 0), 0);
   EXPECT_EQ(tpe_good_count(linear, 1), 1);
-  EXPECT_EQ(tpe_good_count(linear, 11), 2);
+  EXPECT_EQ(tpe_good_count(linear, 7), 2);
+  EXPECT_EQ(tpe_good_count(linear, 100), 15);
   EXPECT_EQ(tpe_good_count(linear, 1000), 25);
   linear.gamma_cap = 0;
-  EXPECT_EQ(tpe_good_count(linear, 1000), 100);
+  EXPECT_EQ(tpe_good_count(linear, 1000), 150);
   TpeOptions root;
   root.split = TpeSplit::kSqrt;
   root.gamma = 0.25;  // hyperopt's: ceil(0.25 sqrt(n))
   EXPECT_EQ(tpe_good_count(root, 16), 1);
   EXPECT_EQ(tpe_good_count(root, 17), 2);
   EXPECT_EQ(tpe_good_count(root, 400), 5);
-  const TpeOptions defaults;
-  for (int n = 1; n < 300; ++n) EXPECT_EQ(tpe_good_count(defaults, n), tpe_default_gamma(n)) << n;
+  TpeOptions optuna;
+  optuna.gamma = 0.1;  // Optuna's: ceil(0.1 n), at most 25
+  for (int n = 1; n < 300; ++n) EXPECT_EQ(tpe_good_count(optuna, n), tpe_default_gamma(n)) << n;
 }
 
 TEST(TpeOptions, ExpectedImprovementWeightsFavourTheBestAndKeepAMeanOfOne) {

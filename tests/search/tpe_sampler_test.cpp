@@ -266,6 +266,36 @@ TEST(TpeParzenEstimator, NeighbourBandwidthsFollowGaps) {
   EXPECT_DOUBLE_EQ(s[4], 10);   // prior
 }
 
+TEST(TpeParzenEstimator, AJointModelTakesEachDimensionsGapsOrScottsRule) {
+  const KernelSpace wide = kernel_space(bounded(DistributionKind::kUniform, 0, 10));
+  const KernelSpace narrow = kernel_space(bounded(DistributionKind::kUniform, 0, 1));
+  const std::vector<double> weights(4, 1.0);
+  const RawColumns observed = {{8, 1, 9.5, 2}, {0.1, 0.2, 0.9, 0.35}};
+  ParzenOptions unclipped;
+  unclipped.consider_magic_clip = false;
+  const ParzenEstimator neighbour({wide, narrow}, observed, weights, unclipped);
+  // The first dimension as in NeighbourBandwidthsFollowGaps; the second from its own
+  // order: 0.1, 0.2, 0.35, 0.5 (prior), 0.9 -> gaps 0.1, 0.15, 0.15, 0.4.
+  EXPECT_DOUBLE_EQ(neighbour.bandwidths(0)[0], 3);
+  EXPECT_DOUBLE_EQ(neighbour.bandwidths(0)[1], 1);
+  const std::vector<double>& second = neighbour.bandwidths(1);
+  EXPECT_DOUBLE_EQ(second[0], 0.1);   // 0.1: the lowest takes its right gap
+  EXPECT_DOUBLE_EQ(second[1], 0.15);  // 0.2: max(0.1, 0.15)
+  EXPECT_DOUBLE_EQ(second[2], 0.4);   // 0.9: the highest takes its left gap
+  EXPECT_DOUBLE_EQ(second[3], 0.15);  // 0.35: max(0.15, 0.15)
+  EXPECT_DOUBLE_EQ(second[4], 1);     // prior
+
+  ParzenOptions scott = unclipped;
+  scott.scott_bandwidth = true;
+  const ParzenEstimator joint({wide, narrow}, observed, weights, scott);
+  // 0.2 range n^(-1 / (d + 4)) with n = 4 observations and d = 2 dimensions, for every kernel.
+  const double factor = 0.2 * std::pow(4.0, -1.0 / 6);
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_NEAR(joint.bandwidths(0)[k], 10 * factor, 1e-12);
+    EXPECT_NEAR(joint.bandwidths(1)[k], factor, 1e-12);
+  }
+}
+
 TEST(TpeParzenEstimator, DensitiesAndMassesSumToOne) {
   const std::vector<double> weights = {1, 0.5, 2, 1, 1};
   // Continuous: integrate the mixture over its range.
@@ -276,10 +306,8 @@ TEST(TpeParzenEstimator, DensitiesAndMassesSumToOne) {
   // Integer x choice, jointly (multivariate): the masses of every (value, option) pair.
   const Distribution integer = bounded(DistributionKind::kUniformInt, -2, 6);
   const Distribution letters = choice({{std::string("x"), {}}, {std::string("y"), {}}, {std::string("z"), {}}});
-  ParzenOptions joint;
-  joint.multivariate = true;
   const ParzenEstimator discrete({kernel_space(integer), kernel_space(letters)}, {{-2, 0, 0, 6, 3}, {0, 2, 2, 1, 0}}, weights,
-                                 joint);
+                                 ParzenOptions{});
   RawColumns grid(2);
   for (int v = -2; v <= 6; ++v)
     for (int c = 0; c < 3; ++c) grid[0].push_back(v), grid[1].push_back(c);
@@ -445,6 +473,7 @@ TEST(TpeSampler, ConstantLiarSpreadsConcurrentSuggestions) {
     // One trial number for all eight: the same candidates every time, so only the liar can
     // spread the suggestions, and it needs more candidates than suggestions to spread over.
     TpeOptions options = tpe_options(4, multivariate);
+    options.joint_while_running = multivariate;  // else running trials switch to one at a time
     options.ei_candidates = 24;
     TpeSampler tpe(options);
     std::vector<TrialRecord> history = finished;
@@ -469,6 +498,36 @@ TEST(TpeSampler, ConstantLiarSpreadsConcurrentSuggestions) {
     TpeSampler plain(no_liar);
     EXPECT_EQ(plain.sample(space, history, Direction::kMinimize, 100), plain.sample(space, finished, Direction::kMinimize, 100));
   }
+}
+
+TEST(TpeSampler, WithTrialsRunningAJointModelHandsOverToOneParameterAtATime) {
+  const SearchSpace space = every_kind_space();
+  RandomSampler random(8);
+  std::vector<TrialRecord> history = run_study(random, space, every_kind_objective, 20);
+  TpeSampler joint(tpe_options(3, true));
+  TpeSampler independent(tpe_options(3, false));
+  TpeOptions always_joint_options = tpe_options(3, true);
+  always_joint_options.joint_while_running = true;
+  TpeSampler always_joint(always_joint_options);
+  // Nothing running: the joint model decides.
+  EXPECT_EQ(joint.sample(space, history, Direction::kMinimize, 30), always_joint.sample(space, history, Direction::kMinimize, 30));
+  EXPECT_NE(joint.sample(space, history, Direction::kMinimize, 30), independent.sample(space, history, Direction::kMinimize, 30));
+  // One trial running: the per-parameter models decide, unless joint_while_running.
+  TrialRecord running;
+  running.number = 20;
+  running.state = TrialState::kRunning;
+  running.params = random.sample(space, history, Direction::kMinimize, 20);
+  history.push_back(running);
+  const ParamMap suggestion = joint.sample(space, history, Direction::kMinimize, 30);
+  EXPECT_EQ(suggestion, independent.sample(space, history, Direction::kMinimize, 30));
+  EXPECT_NE(suggestion, always_joint.sample(space, history, Direction::kMinimize, 30));
+  // Without the liar a running trial is not an observation, and the joint model stays.
+  TpeOptions no_liar = tpe_options(3, true);
+  no_liar.constant_liar = false;
+  TpeOptions no_liar_always_joint = no_liar;
+  no_liar_always_joint.joint_while_running = true;
+  EXPECT_EQ(TpeSampler(no_liar).sample(space, history, Direction::kMinimize, 30),
+            TpeSampler(no_liar_always_joint).sample(space, history, Direction::kMinimize, 30));
 }
 
 TEST(TpeSampler, FailedAndWaitingTrialsAreIgnored) {
