@@ -31,7 +31,7 @@ struct TpeOptions {
   // joint_while_running, suggestions model one parameter at a time instead: the constant
   // liar's running values then repel candidates on each axis, where in a joint model a
   // running trial repels only the small box around itself and suggestions bunch up
-  // (benchmarks/RESULTS.md, "How the defaults were chosen").
+  // (benchmarks/RESULTS.md, "How the defaults were chosen, second round").
   bool multivariate = true;
   bool joint_while_running = false;
   double prior_weight = 1.0;    // weight of the prior component in each estimator
