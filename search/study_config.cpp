@@ -695,7 +695,8 @@ std::string study_config_help() {
             joint_while_running: false, bandwidth_weighted_density: true,
             split: linear | sqrt, gamma: 0.15, gamma_cap: 25,
             weights: ei | optuna | uniform, bandwidth: neighbour | scott,
-            min_bandwidth: 0, prior_weight: 1, consider_magic_clip: true,
+            min_bandwidth: 0, joint_min_bandwidth: 0.03, prior_weight: 1,
+            consider_magic_clip: true,
             consider_endpoints: false, constant_liar: true}
   pruner: {name: none | median | asha | hyperband, ...}
                               stops poor trials after an epoch; off (none) by default

@@ -42,7 +42,7 @@ const std::vector<std::string>& tpe_option_names() {
       "seed",          "startup_trials", "ei_candidates",       "multivariate",   "joint_while_running",
       "prior_weight",  "consider_magic_clip", "consider_endpoints", "constant_liar", "split",
       "gamma",         "gamma_cap",      "weights",             "bandwidth",      "min_bandwidth",
-      "bandwidth_weighted_density"};
+      "joint_min_bandwidth", "bandwidth_weighted_density"};
   return names;
 }
 
@@ -87,6 +87,8 @@ void set_tpe_option(TpeOptions& target, std::string_view name, std::string_view 
     else throw bad_value(name, value, "neighbour or scott");
   } else if (name == "min_bandwidth") {
     options.min_bandwidth = parse_real(name, value);
+  } else if (name == "joint_min_bandwidth") {
+    options.joint_min_bandwidth = parse_real(name, value);
   } else if (name == "bandwidth_weighted_density") {
     options.bandwidth_weighted_density = parse_bool(name, value);
   } else {
@@ -111,6 +113,9 @@ void validate(const TpeOptions& options) {
     throw std::invalid_argument("tpe: gamma_cap must not be negative, got " + std::to_string(options.gamma_cap));
   if (!(options.min_bandwidth >= 0 && options.min_bandwidth < 1))
     throw std::invalid_argument("tpe: min_bandwidth must be in [0, 1), got " + std::to_string(options.min_bandwidth));
+  if (!(options.joint_min_bandwidth >= 0 && options.joint_min_bandwidth < 1))
+    throw std::invalid_argument("tpe: joint_min_bandwidth must be in [0, 1), got " +
+                                std::to_string(options.joint_min_bandwidth));
 }
 
 }  // namespace gpu_tune::search

@@ -13,6 +13,22 @@
 
 namespace gpu_tune::search {
 
+ParzenOptions tpe_parzen_options(const TpeOptions& options, bool joint, bool whole_space) {
+  ParzenOptions p;
+  p.prior_weight = options.prior_weight;
+  p.consider_magic_clip = options.consider_magic_clip;
+  p.consider_endpoints = options.consider_endpoints;
+  p.scott_bandwidth = options.bandwidth == TpeBandwidth::kScott;
+  p.min_bandwidth = joint && whole_space && options.joint_min_bandwidth > 0 ? options.joint_min_bandwidth
+                                                                            : options.min_bandwidth;
+  // Only for parameters modelled alone: in a joint model the prior's kernel spans the range
+  // in every dimension, so weighting by bandwidth multiplies the prior's weight by about
+  // (range / bandwidth) ^ dimensions, and the prior then swamps both l and g (running trials
+  // no longer push suggestions apart).
+  p.bandwidth_weighted_density = options.bandwidth_weighted_density && !joint;
+  return p;
+}
+
 int tpe_default_gamma(int observations) {
   return std::min(static_cast<int>(std::ceil(0.1 * observations)), 25);
 }
@@ -174,21 +190,6 @@ class RawTable {
   std::vector<double> raw_;
 };
 
-ParzenOptions parzen_options(const TpeOptions& options, bool multivariate) {
-  ParzenOptions p;
-  p.prior_weight = options.prior_weight;
-  p.consider_magic_clip = options.consider_magic_clip;
-  p.consider_endpoints = options.consider_endpoints;
-  p.scott_bandwidth = options.bandwidth == TpeBandwidth::kScott;
-  p.min_bandwidth = options.min_bandwidth;
-  // Only for parameters modelled alone: in a joint model every observation's kernel shares
-  // one bandwidth per dimension and the prior's is the whole range, so weighting by bandwidth
-  // multiplies the prior's weight by (range / bandwidth) ^ dimensions, and the prior then
-  // swamps both l and g (running trials no longer push suggestions apart).
-  p.bandwidth_weighted_density = options.bandwidth_weighted_density && !multivariate;
-  return p;
-}
-
 // Raw observations of a set of parameters, split into the good and the bad group; a trial
 // enters a group only when every parameter of the set was active in it.
 struct GroupedColumns {
@@ -240,11 +241,10 @@ std::vector<double> good_group_weights(TpeWeights kind, const GroupedColumns& co
 // largest log l - log g. Returns the chosen raw point, snapped to values.
 std::vector<double> choose_candidate(const SearchSpace& space, const std::vector<int>& flat_indices,
                                      const std::vector<Observation>& observations, const RawTable& table,
-                                     const TpeOptions& options, bool multivariate, Rng& rng) {
+                                     const TpeOptions& options, const ParzenOptions& parzen, Rng& rng) {
   std::vector<KernelSpace> kernels;
   for (int i : flat_indices) kernels.push_back(kernel_space(space.flat()[i].distribution));
   const GroupedColumns columns = group_columns(flat_indices, observations, table);
-  const ParzenOptions parzen = parzen_options(options, multivariate);
   const std::vector<double> good_weights = good_group_weights(options.weights, columns);
   const std::vector<double> bad_weights = options.weights == TpeWeights::kUniform
                                               ? std::vector<double>(columns.bad_count, 1.0)
@@ -304,7 +304,8 @@ ParamMap TpeSampler::sample(const SearchSpace& space, std::span<const TrialRecor
   if (options_.multivariate && (options_.joint_while_running || !running)) {
     const std::vector<int> joint = always_active_parameters(space, observations, table);
     if (!joint.empty()) {
-      const std::vector<double> chosen = choose_candidate(space, joint, observations, table, options_, true, rng);
+      const ParzenOptions parzen = tpe_parzen_options(options_, true, joint.size() == space.flat().size());
+      const std::vector<double> chosen = choose_candidate(space, joint, observations, table, options_, parzen, rng);
       for (size_t c = 0; c < joint.size(); ++c)
         joint_values.emplace(joint[c], value_of_raw(space.flat()[joint[c]].distribution, chosen[c]));
     }
@@ -313,7 +314,8 @@ ParamMap TpeSampler::sample(const SearchSpace& space, std::span<const TrialRecor
   // taken in every trial) are modelled one at a time from the trials where they were active.
   return assign_parameters(space, [&](const FlatParameter& p, int index) -> ParamValue {
     if (const auto it = joint_values.find(index); it != joint_values.end()) return it->second;
-    const std::vector<double> chosen = choose_candidate(space, {index}, observations, table, options_, false, rng);
+    const std::vector<double> chosen =
+        choose_candidate(space, {index}, observations, table, options_, tpe_parzen_options(options_, false, false), rng);
     return value_of_raw(p.distribution, chosen[0]);
   });
 }

@@ -1,14 +1,15 @@
 #pragma once
 // The Tree-structured Parzen Estimator (Bergstra et al. 2011): the observations split into a
-// good group (by default Optuna's, the best min(ceil(n / 10), 25)) and a bad one, a Parzen
+// good group (by default the best min(ceil(0.15 n), 25)) and a bad one, a Parzen
 // estimator l(x) of the good and g(x) of the bad, and the next trial the best of
 // ei_candidates draws from l by log l(x) - log g(x). The defaults differ from Optuna's in
-// two ways chosen by measurement (tpe_options.h, benchmarks/RESULTS.md).
+// ways chosen by measurement (tpe_options.h, benchmarks/RESULTS.md).
 #include <cstdint>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "search/parzen_estimator.h"
 #include "search/sampler.h"
 #include "search/tpe_options.h"
 
@@ -33,6 +34,9 @@ class TpeSampler final : public Sampler {
   TpeOptions options_;
 };
 
+// The estimators' settings for one model: a joint one (or a parameter alone), and whether
+// the joint one holds every parameter of the space (joint_min_bandwidth applies only then).
+ParzenOptions tpe_parzen_options(const TpeOptions& options, bool joint, bool whole_space);
 // Optuna's default split: the good group holds min(ceil(0.1 n), 25) of n observations.
 int tpe_default_gamma(int observations);
 // The size of the good group among n usable observations under the options' split.

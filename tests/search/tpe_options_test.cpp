@@ -39,6 +39,7 @@ TEST(TpeOptions, EveryNamedOptionCanBeSet) {
   set_tpe_option(options, "weights", "uniform");
   set_tpe_option(options, "bandwidth", "scott");
   set_tpe_option(options, "min_bandwidth", "0.01");
+  set_tpe_option(options, "joint_min_bandwidth", "0.05");
   set_tpe_option(options, "bandwidth_weighted_density", "false");
   set_tpe_option(options, "seed", "9");
   EXPECT_EQ(options.startup_trials, 4);
@@ -55,6 +56,7 @@ TEST(TpeOptions, EveryNamedOptionCanBeSet) {
   EXPECT_EQ(options.weights, TpeWeights::kUniform);
   EXPECT_EQ(options.bandwidth, TpeBandwidth::kScott);
   EXPECT_DOUBLE_EQ(options.min_bandwidth, 0.01);
+  EXPECT_DOUBLE_EQ(options.joint_min_bandwidth, 0.05);
   EXPECT_FALSE(options.bandwidth_weighted_density);
   EXPECT_EQ(options.seed, 9u);
   // Every name the docs list is one set_tpe_option knows.
@@ -72,6 +74,8 @@ TEST(TpeOptions, BadNamesAndValuesSayWhichAndWhy) {
   EXPECT_NE(error_of(options, "ei_candidates", "0").find("at least 1"), std::string::npos);
   EXPECT_NE(error_of(options, "gamma", "0").find("gamma must be a positive number"), std::string::npos);
   EXPECT_NE(error_of(options, "min_bandwidth", "1").find("min_bandwidth must be in [0, 1)"), std::string::npos);
+  EXPECT_NE(error_of(options, "joint_min_bandwidth", "-0.1").find("joint_min_bandwidth must be in [0, 1)"),
+            std::string::npos);
   EXPECT_NE(error_of(options, "seed", "-1").find("non-negative"), std::string::npos);
 }
 

@@ -530,6 +530,31 @@ TEST(TpeSampler, WithTrialsRunningAJointModelHandsOverToOneParameterAtATime) {
             TpeSampler(no_liar_always_joint).sample(space, history, Direction::kMinimize, 30));
 }
 
+TEST(TpeSampler, TheJointFloorAppliesOnlyToAJointModelOfTheWholeSpace) {
+  TpeOptions options;
+  options.min_bandwidth = 0.002;
+  options.joint_min_bandwidth = 0.04;
+  EXPECT_EQ(tpe_parzen_options(options, true, true).min_bandwidth, 0.04);
+  EXPECT_EQ(tpe_parzen_options(options, true, false).min_bandwidth, 0.002);
+  EXPECT_EQ(tpe_parzen_options(options, false, false).min_bandwidth, 0.002);
+  options.joint_min_bandwidth = 0;
+  EXPECT_EQ(tpe_parzen_options(options, true, true).min_bandwidth, 0.002);
+
+  // Through the sampler: on a space without conditional parameters the floor changes the
+  // suggestion; on a conditional space (some parameters modelled apart) it does not.
+  const auto suggestion = [](const SearchSpace& space, const Objective& objective, double floor) {
+    TpeOptions o = tpe_options(12, true);
+    o.joint_min_bandwidth = floor;
+    RandomSampler random(12);
+    const std::vector<TrialRecord> history = run_study(random, space, objective, 40);
+    return TpeSampler(o).sample(space, history, Direction::kMinimize, 40);
+  };
+  const SearchSpace cube = uniform_cube(3);
+  EXPECT_NE(suggestion(cube, shifted_sphere, 0.0), suggestion(cube, shifted_sphere, 0.04));
+  const SearchSpace conditional = every_kind_space();  // "branch" has parameters of its own
+  EXPECT_EQ(suggestion(conditional, every_kind_objective, 0.0), suggestion(conditional, every_kind_objective, 0.04));
+}
+
 TEST(TpeSampler, FailedAndWaitingTrialsAreIgnored) {
   const SearchSpace space = uniform_cube(3);
   RandomSampler random(3);
