@@ -9,6 +9,7 @@
 #include <cmath>
 #include <deque>
 #include <iostream>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -38,7 +39,7 @@ std::unique_ptr<search::Sampler> make_sampler(const std::string& name, uint64_t 
   search::TpeOptions options;
   if (name == "tpe-multivariate") {
     options.multivariate = true;
-    options.joint_while_running = true;
+    options.joint_max_running = std::numeric_limits<int>::max();
   } else if (name == "tpe-independent") {
     options.multivariate = false;
   } else if (name != "tpe") {

@@ -692,7 +692,7 @@ std::string study_config_help() {
                               (at or below for minimize, at or above for maximize)
   sampler: {name: tpe | random | grid, seed: 0, grid_points: 5, and TPE's settings:
             startup_trials: 10, ei_candidates: 8, multivariate: true,
-            joint_while_running: false, bandwidth_weighted_density: true,
+            joint_max_running: 3, bandwidth_weighted_density: true,
             split: linear | sqrt, gamma: 0.15, gamma_cap: 25,
             weights: ei | optuna | uniform, bandwidth: neighbour | scott,
             min_bandwidth: 0, joint_min_bandwidth: 0.03, prior_weight: 1,

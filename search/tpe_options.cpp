@@ -39,7 +39,7 @@ double parse_real(std::string_view name, std::string_view value) {
 
 const std::vector<std::string>& tpe_option_names() {
   static const std::vector<std::string> names = {
-      "seed",          "startup_trials", "ei_candidates",       "multivariate",   "joint_while_running",
+      "seed",          "startup_trials", "ei_candidates",       "multivariate",   "joint_max_running",
       "prior_weight",  "consider_magic_clip", "consider_endpoints", "constant_liar", "split",
       "gamma",         "gamma_cap",      "weights",             "bandwidth",      "min_bandwidth",
       "joint_min_bandwidth", "bandwidth_weighted_density"};
@@ -58,8 +58,8 @@ void set_tpe_option(TpeOptions& target, std::string_view name, std::string_view 
     options.ei_candidates = static_cast<int>(parse_integer(name, value));
   } else if (name == "multivariate") {
     options.multivariate = parse_bool(name, value);
-  } else if (name == "joint_while_running") {
-    options.joint_while_running = parse_bool(name, value);
+  } else if (name == "joint_max_running") {
+    options.joint_max_running = static_cast<int>(parse_integer(name, value));
   } else if (name == "prior_weight") {
     options.prior_weight = parse_real(name, value);
   } else if (name == "consider_magic_clip") {
@@ -103,6 +103,9 @@ void set_tpe_option(TpeOptions& target, std::string_view name, std::string_view 
 void validate(const TpeOptions& options) {
   if (options.startup_trials < 0)
     throw std::invalid_argument("tpe: startup_trials must not be negative, got " + std::to_string(options.startup_trials));
+  if (options.joint_max_running < 0)
+    throw std::invalid_argument("tpe: joint_max_running must not be negative, got " +
+                                std::to_string(options.joint_max_running));
   if (options.ei_candidates < 1)
     throw std::invalid_argument("tpe: ei_candidates must be at least 1, got " + std::to_string(options.ei_candidates));
   if (!(options.prior_weight > 0) || !std::isfinite(options.prior_weight))

@@ -27,13 +27,15 @@ struct TpeOptions {
   // found better settings on eight (benchmarks/RESULTS.md).
   int ei_candidates = 8;
   // Model the parameters active in every trial jointly: it sees interactions (the best
-  // learning rate depending on the optimizer). With trials running, and unless
-  // joint_while_running, suggestions model one parameter at a time instead: the constant
-  // liar's running values then repel candidates on each axis, where in a joint model a
-  // running trial repels only the small box around itself and suggestions bunch up
-  // (benchmarks/RESULTS.md, "How the defaults were chosen, second round").
+  // learning rate depending on the optimizer). With more than joint_max_running trials
+  // running, suggestions model one parameter at a time instead: the constant liar's running
+  // values repel candidates on each axis there, where in a joint model a running trial
+  // repels only the small box around itself, and with many running the suggestions bunch
+  // up. Measured: the joint model is better with up to 3 trials running (4 in flight), the
+  // one-parameter models with 7 (benchmarks/RESULTS.md, "How the defaults were chosen,
+  // second round"). A number at or above the study's parallel keeps the joint model always.
   bool multivariate = true;
-  bool joint_while_running = false;
+  int joint_max_running = 3;
   double prior_weight = 1.0;    // weight of the prior component in each estimator
   bool consider_magic_clip = true;
   bool consider_endpoints = false;

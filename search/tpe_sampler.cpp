@@ -299,9 +299,9 @@ ParamMap TpeSampler::sample(const SearchSpace& space, std::span<const TrialRecor
   const RawTable table(space, observations);
 
   std::unordered_map<int, ParamValue> joint_values;
-  const bool running = std::any_of(observations.begin(), observations.end(),
-                                   [](const Observation& o) { return o.standing == Standing::kRunning; });
-  if (options_.multivariate && (options_.joint_while_running || !running)) {
+  const auto running = std::count_if(observations.begin(), observations.end(),
+                                     [](const Observation& o) { return o.standing == Standing::kRunning; });
+  if (options_.multivariate && running <= options_.joint_max_running) {
     const std::vector<int> joint = always_active_parameters(space, observations, table);
     if (!joint.empty()) {
       const ParzenOptions parzen = tpe_parzen_options(options_, true, joint.size() == space.flat().size());

@@ -28,7 +28,7 @@ TEST(TpeOptions, EveryNamedOptionCanBeSet) {
   set_tpe_option(options, "startup_trials", "4");
   set_tpe_option(options, "ei_candidates", "12");
   set_tpe_option(options, "multivariate", "false");
-  set_tpe_option(options, "joint_while_running", "true");
+  set_tpe_option(options, "joint_max_running", "5");
   set_tpe_option(options, "prior_weight", "0.5");
   set_tpe_option(options, "consider_magic_clip", "false");
   set_tpe_option(options, "consider_endpoints", "true");
@@ -45,7 +45,7 @@ TEST(TpeOptions, EveryNamedOptionCanBeSet) {
   EXPECT_EQ(options.startup_trials, 4);
   EXPECT_EQ(options.ei_candidates, 12);
   EXPECT_FALSE(options.multivariate);
-  EXPECT_TRUE(options.joint_while_running);
+  EXPECT_EQ(options.joint_max_running, 5);
   EXPECT_DOUBLE_EQ(options.prior_weight, 0.5);
   EXPECT_FALSE(options.consider_magic_clip);
   EXPECT_TRUE(options.consider_endpoints);
@@ -74,6 +74,7 @@ TEST(TpeOptions, BadNamesAndValuesSayWhichAndWhy) {
   EXPECT_NE(error_of(options, "ei_candidates", "0").find("at least 1"), std::string::npos);
   EXPECT_NE(error_of(options, "gamma", "0").find("gamma must be a positive number"), std::string::npos);
   EXPECT_NE(error_of(options, "min_bandwidth", "1").find("min_bandwidth must be in [0, 1)"), std::string::npos);
+  EXPECT_NE(error_of(options, "joint_max_running", "-1").find("joint_max_running must not be negative"), std::string::npos);
   EXPECT_NE(error_of(options, "joint_min_bandwidth", "-0.1").find("joint_min_bandwidth must be in [0, 1)"),
             std::string::npos);
   EXPECT_NE(error_of(options, "seed", "-1").find("non-negative"), std::string::npos);

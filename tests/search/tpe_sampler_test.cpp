@@ -473,7 +473,7 @@ TEST(TpeSampler, ConstantLiarSpreadsConcurrentSuggestions) {
     // One trial number for all eight: the same candidates every time, so only the liar can
     // spread the suggestions, and it needs more candidates than suggestions to spread over.
     TpeOptions options = tpe_options(4, multivariate);
-    options.joint_while_running = multivariate;  // else running trials switch to one at a time
+    options.joint_max_running = 100;  // else past 3 running trials the models go one at a time
     options.ei_candidates = 24;
     TpeSampler tpe(options);
     std::vector<TrialRecord> history = finished;
@@ -500,32 +500,40 @@ TEST(TpeSampler, ConstantLiarSpreadsConcurrentSuggestions) {
   }
 }
 
-TEST(TpeSampler, WithTrialsRunningAJointModelHandsOverToOneParameterAtATime) {
+TEST(TpeSampler, WithManyTrialsRunningAJointModelHandsOverToOneParameterAtATime) {
   const SearchSpace space = every_kind_space();
   RandomSampler random(8);
   std::vector<TrialRecord> history = run_study(random, space, every_kind_objective, 20);
-  TpeSampler joint(tpe_options(3, true));
+  TpeOptions up_to_two = tpe_options(3, true);
+  up_to_two.joint_max_running = 2;
+  TpeSampler joint(up_to_two);
   TpeSampler independent(tpe_options(3, false));
   TpeOptions always_joint_options = tpe_options(3, true);
-  always_joint_options.joint_while_running = true;
+  always_joint_options.joint_max_running = 100;
   TpeSampler always_joint(always_joint_options);
-  // Nothing running: the joint model decides.
-  EXPECT_EQ(joint.sample(space, history, Direction::kMinimize, 30), always_joint.sample(space, history, Direction::kMinimize, 30));
-  EXPECT_NE(joint.sample(space, history, Direction::kMinimize, 30), independent.sample(space, history, Direction::kMinimize, 30));
-  // One trial running: the per-parameter models decide, unless joint_while_running.
-  TrialRecord running;
-  running.number = 20;
-  running.state = TrialState::kRunning;
-  running.params = random.sample(space, history, Direction::kMinimize, 20);
-  history.push_back(running);
+  const auto add_running = [&](int number) {
+    TrialRecord running;
+    running.number = number;
+    running.state = TrialState::kRunning;
+    running.params = random.sample(space, history, Direction::kMinimize, number);
+    history.push_back(running);
+  };
+  // Nothing running, then up to two: the joint model decides.
+  for (int number = 20; number <= 22; ++number) {
+    EXPECT_EQ(joint.sample(space, history, Direction::kMinimize, 30), always_joint.sample(space, history, Direction::kMinimize, 30));
+    EXPECT_NE(joint.sample(space, history, Direction::kMinimize, 30), independent.sample(space, history, Direction::kMinimize, 30));
+    if (number < 22) add_running(number);
+  }
+  // A third running: the per-parameter models decide.
+  add_running(22);
   const ParamMap suggestion = joint.sample(space, history, Direction::kMinimize, 30);
   EXPECT_EQ(suggestion, independent.sample(space, history, Direction::kMinimize, 30));
   EXPECT_NE(suggestion, always_joint.sample(space, history, Direction::kMinimize, 30));
   // Without the liar a running trial is not an observation, and the joint model stays.
-  TpeOptions no_liar = tpe_options(3, true);
+  TpeOptions no_liar = up_to_two;
   no_liar.constant_liar = false;
   TpeOptions no_liar_always_joint = no_liar;
-  no_liar_always_joint.joint_while_running = true;
+  no_liar_always_joint.joint_max_running = 100;
   EXPECT_EQ(TpeSampler(no_liar).sample(space, history, Direction::kMinimize, 30),
             TpeSampler(no_liar_always_joint).sample(space, history, Direction::kMinimize, 30));
 }
