@@ -49,10 +49,11 @@ struct TpeOptions {
   // The same floor for a joint model that holds every parameter of the space (no
   // conditional ones), instead of min_bandwidth. The magic clip keeps a good group of 15
   // kernels at 1/16 of the range or wider; 3% lets the joint model settle on the best
-  // combination (better on eight of nine benchmark functions). Where some parameters are
-  // modelled apart (conditional spaces), sharper joint kernels lock the joint part onto
-  // values the good trials got for other reasons, so there it does not apply
-  // (benchmarks/RESULTS.md, "How the defaults were chosen, second round"). 0: off.
+  // combination (better on six of the nine benchmark functions, about level on three).
+  // Where some parameters are modelled apart (conditional spaces), sharper joint kernels
+  // lock the joint part onto values the good trials got for other reasons, so there it
+  // does not apply (benchmarks/RESULTS.md, "How the defaults were chosen, second round").
+  // 0: off.
   double joint_min_bandwidth = 0.03;
   // Score candidates with each continuous kernel weighted by its bandwidth (ParzenOptions);
   // for parameters modelled one at a time only (see tpe_sampler.cpp).
