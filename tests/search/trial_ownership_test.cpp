@@ -118,6 +118,9 @@ TEST(StudyServiceOwnership, AStartingWorkerLeavesAnotherWorkersLiveTrialsAlone) 
   const fs::path file = directory.path() / "study.db";
   const SearchSpace space({{"x", bounded(DistributionKind::kUniform, 0, 1)}});
   SqliteStorage first_storage(file), second_storage(file);
+  // The test reads the file through a connection of its own: a storage object serves one
+  // thread at a time, and each service's threads use its own.
+  SqliteStorage reader(file);
   const StudyInfo study = first_storage.create_or_load_study(study_named("shared"));
   RandomSampler first_sampler(1), second_sampler(2);
   StudyService first(first_storage, study, space, first_sampler, StudyBudget{4});
@@ -127,7 +130,7 @@ TEST(StudyServiceOwnership, AStartingWorkerLeavesAnotherWorkersLiveTrialsAlone) 
 
   StudyService second(second_storage, study, space, second_sampler, StudyBudget{4});
   EXPECT_EQ(second.recover_interrupted_trials(), 0);
-  EXPECT_EQ(first_storage.trials(study.id).at(0).state, TrialState::kRunning);
+  EXPECT_EQ(reader.trials(study.id).at(0).state, TrialState::kRunning);
   // Both work on: together they meet the budget exactly.
   first.finish(running->number, TrialOutcome{TrialState::kComplete, 0.5, {}, ""});
   int started = 0;
@@ -139,7 +142,7 @@ TEST(StudyServiceOwnership, AStartingWorkerLeavesAnotherWorkersLiveTrialsAlone) 
   EXPECT_FALSE(first.ask("cpu", 0)) << "the budget is spent";
   first.flush();
   second.flush();
-  EXPECT_EQ(first_storage.trials(study.id).size(), 4u);
+  EXPECT_EQ(reader.trials(study.id).size(), 4u);
 }
 
 TEST(StudyServiceOwnership, AHeartbeatKeepsLongTrialsAliveAndASilentWorkerIsGivenUp) {
@@ -147,6 +150,7 @@ TEST(StudyServiceOwnership, AHeartbeatKeepsLongTrialsAliveAndASilentWorkerIsGive
   const fs::path file = directory.path() / "study.db";
   const SearchSpace space({{"x", bounded(DistributionKind::kUniform, 0, 1)}});
   SqliteStorage live_storage(file), silent_storage(file);
+  SqliteStorage reader(file);  // the test's own connection: the service's heartbeat thread uses live_storage
   const StudyInfo study = live_storage.create_or_load_study(study_named("shared"));
   // A worker on another node that went silent: its trial's heartbeat is never refreshed.
   silent_storage.start_trial(study.id, kParams, "cuda:0", 0);
@@ -163,10 +167,10 @@ TEST(StudyServiceOwnership, AHeartbeatKeepsLongTrialsAliveAndASilentWorkerIsGive
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   do {
     std::this_thread::sleep_for(milliseconds(100));
-    trials = live_storage.trials(study.id);
+    trials = reader.trials(study.id);
   } while (trials.at(0).state == TrialState::kRunning && std::chrono::steady_clock::now() < deadline);
   std::this_thread::sleep_for(milliseconds(600));  // well past the grace: the live trial still runs
-  trials = live_storage.trials(study.id);
+  trials = reader.trials(study.id);
   EXPECT_EQ(trials.at(0).state, TrialState::kFailed);
   EXPECT_EQ(trials.at(0).error, kInterrupted);
   EXPECT_EQ(trials.at(static_cast<size_t>(mine->number)).state, TrialState::kRunning);
@@ -180,6 +184,7 @@ TEST(StudyServiceOwnership, AnInterruptedTrialRunsAgainAtMostTheRetriesAllowed) 
   const fs::path file = directory.path() / "study.db";
   const SearchSpace space({{"x", bounded(DistributionKind::kUniform, 0, 1)}});
   SqliteStorage live_storage(file), silent_storage(file);
+  SqliteStorage reader(file);  // the test's own connection: the service's heartbeat thread uses live_storage
   const StudyInfo study = live_storage.create_or_load_study(study_named("shared"));
   silent_storage.start_trial(study.id, {{"x", 0.125}}, "cuda:0", 0);  // its worker then goes silent
   RandomSampler sampler(1);
@@ -191,7 +196,7 @@ TEST(StudyServiceOwnership, AnInterruptedTrialRunsAgainAtMostTheRetriesAllowed) 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   do {
     std::this_thread::sleep_for(milliseconds(100));
-    after = live_storage.trials(study.id);
+    after = reader.trials(study.id);
   } while (after.size() < 2 && std::chrono::steady_clock::now() < deadline);
   ASSERT_EQ(after.size(), 2u);
   EXPECT_EQ(after[0].error, kInterrupted);
