@@ -29,9 +29,10 @@ using benchmarks::quantile;
 // discrete spaces the optimum is often hit exactly, and log10(0) is no number.
 constexpr double kRegretFloor = 1e-6;
 
-// tpe: the default options (a joint model, one parameter at a time while trials run);
-// tpe-independent: one parameter at a time always; tpe-multivariate: the joint model always,
-// running trials or not (as Optuna's multivariate TPE); random. `settings` (KEY=VALUE, as in a study file's sampler section)
+// tpe: the default options (a joint model, one parameter at a time with more than
+// joint_max_running trials running); tpe-independent: one parameter at a time always;
+// tpe-multivariate: the joint model always (as Optuna's multivariate TPE); random.
+// `settings` (KEY=VALUE, as in a study file's sampler section)
 // change the TPE options further, for experiments.
 std::unique_ptr<search::Sampler> make_sampler(const std::string& name, uint64_t seed,
                                               const std::vector<std::string>& settings) {
