@@ -1,6 +1,7 @@
 #include "apps/engine_objective.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -10,6 +11,7 @@
 
 #include <omp.h>  // per-thread thread counts for CPU workers
 
+#include "apps/core_handover_check.h"
 #include "apps/slot_spec.h"
 #include "engine/model_file.h"
 #include "kernels/cpu_parallel.h"
@@ -199,9 +201,12 @@ void EngineObjective::run(const std::function<std::optional<search::TrialRequest
     }
   } const leave_share{options_.core_share.get(), options_.core_share_index};
   int threads_now = options_.cpu_threads.value_or(0);
+  // Starts on the worker's own share: only cores handed over later are checked.
+  CoreHandoverCheck handover(options_.core_share ? options_.core_share->threads_for(options_.core_share_index) : 1);
   if (options_.core_share) {
-    trainer_options.before_step = [this, &threads_now] {
-      const int threads = options_.core_share->threads_for(options_.core_share_index);
+    trainer_options.before_step = [this, &threads_now, &handover] {
+      const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+      const int threads = handover.before_step(now, options_.core_share->threads_for(options_.core_share_index));
       if (threads != threads_now) omp_set_num_threads(threads);
       threads_now = threads;
     };

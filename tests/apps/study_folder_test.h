@@ -89,12 +89,15 @@ class StudyFolderTest : public ::testing::Test {
     return storage->trials(storage->find_study(study)->id);
   }
   // The same, or none while the database or the study does not exist yet (a process the
-  // test started is still creating them).
+  // test started is still creating them). Opened read-only, as `gpu_tune status` opens it:
+  // a read-write open takes the write lock to check the schema, and a poller that waits for
+  // it behind a busy study's commits sees the study late (seconds late, under load), long
+  // after the moment it waited for.
   std::vector<search::TrialRecord> trials_so_far(const std::string& study) {
     const search::StorageLocation location = search::parse_storage_location(storage_);
     if (location.is_sqlite() && !std::filesystem::exists(location.sqlite_file)) return {};
     try {
-      const auto storage = search::open_storage(location);
+      const auto storage = search::open_storage(location, search::StorageAccess::kReadOnly);
       const auto info = storage->find_study(study);
       return info ? storage->trials(info->id) : std::vector<search::TrialRecord>{};
     } catch (const search::StorageError&) {

@@ -61,9 +61,13 @@ space:
     return p.complete >= 2 && p.running == 2;
   }))
       << read_file(dir_ / "first.log");
+  const Clock::time_point seen = Clock::now();
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   const std::vector<search::TrialRecord> before = trials_so_far("interrupted");
   const Clock::time_point signalled = Clock::now();
+  // Said when the trials were not stopped: a signal that came late finds them finished.
+  const std::string timing = "the signal came " + std::to_string(std::chrono::duration<double>(signalled - seen).count()) +
+                             " s after the test saw two trials running";
   ASSERT_EQ(kill(first, SIGINT), 0);
   const std::optional<int> status = wait_for_exit(first, std::chrono::seconds(30));
   const double stop_seconds = seconds_since(signalled);
@@ -92,7 +96,7 @@ space:
     listing += "\ntrial " + std::to_string(t.number) + " " + std::string(search::trial_state_name(t.state)) + " after " +
                std::to_string(t.steps.size()) + " epochs, " + std::to_string(t.finished_at - t.started_at) + " s, on " +
                t.device + " " + t.error;
-  EXPECT_EQ(progress.interrupted, 2) << listing << "\n" << log;
+  EXPECT_EQ(progress.interrupted, 2) << timing << listing << "\n" << log;
   EXPECT_EQ(progress.done(), progress.complete) << "interrupted trials do not count toward the budget";
   EXPECT_EQ(progress.done(), 2);
   for (const search::TrialRecord& t : stopped) {
