@@ -5,7 +5,8 @@
 // (measured: with trials handed out as they come, one core idled for the last third of the
 // CPU main job). Safe because every CPU form splits its work by shape alone, never by
 // thread count (kernels/cpu_parallel.h): a trial's numbers are the same on one thread or
-// several, so when its neighbours finish does not change them.
+// several, so when its neighbours finish does not change them. What is offered here is
+// taken only while it pays (apps/core_handover_check.h): on a busy machine it does not.
 #include <mutex>
 #include <vector>
 
