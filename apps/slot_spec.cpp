@@ -62,6 +62,12 @@ const std::map<std::string, Setter, std::less<>>& setters() {
          c.optimizer.kind = *o;
        }},
       {"lr", [](TrainingConfig& c, auto k, auto v) { c.optimizer.learning_rate = parse_number<float>(k, v); }},
+      {"schedule",
+       [](TrainingConfig& c, auto k, auto v) {
+         const auto schedule = parse_schedule(v);
+         if (!schedule) throw std::invalid_argument(std::string(k) + "='" + std::string(v) + "' is not one of constant, cosine");
+         c.schedule = *schedule;
+       }},
       {"batch", [](TrainingConfig& c, auto k, auto v) { c.batch_size = parse_number<int>(k, v); }},
       {"beta1", [](TrainingConfig& c, auto k, auto v) { c.optimizer.beta1 = parse_number<float>(k, v); }},
       {"beta2", [](TrainingConfig& c, auto k, auto v) { c.optimizer.beta2 = parse_number<float>(k, v); }},
@@ -87,7 +93,8 @@ const std::vector<std::pair<std::string, std::string>>& slot_spec_keys() {
       {"activation", "relu | tanh | gelu"},
       {"init", "he | glorot"},
       {"optimizer", "adam | adamw | sgd"},
-      {"lr", "learning rate"},
+      {"lr", "learning rate (the schedule's base rate)"},
+      {"schedule", "constant | cosine (half a cosine from lr towards 0 over the epoch budget, every step)"},
       {"batch", "batch size"},
       {"beta1, beta2, eps", "Adam's settings"},
       {"wd", "weight decay (L2 for adam and sgd, decoupled for adamw)"},

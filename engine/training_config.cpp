@@ -37,6 +37,7 @@ std::string TrainingConfig::describe() const {
   if (dropout > 0) text << " dropout=" << dropout;
   if (optimizer.weight_decay > 0) text << " wd=" << optimizer.weight_decay;
   if (optimizer.kind == kernels::OptimizerKind::kSgd) text << " momentum=" << optimizer.momentum;
+  if (schedule != LearningRateSchedule::kConstant) text << " schedule=" << schedule_name(schedule);
   text << " seed=" << seed;
   return text.str();
 }

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/learning_rate_schedule.h"
 #include "engine/model_spec.h"
 #include "kernels/optimizer_update.h"
 
@@ -20,7 +21,8 @@ struct EarlyStoppingConfig {
 struct TrainingConfig {
   std::string label;  // shown in output; defaults to the model and settings
   ModelSpec model = parse_model("mlp_small");
-  kernels::OptimizerSettings optimizer;
+  kernels::OptimizerSettings optimizer;  // its learning rate is the schedule's base rate
+  LearningRateSchedule schedule = LearningRateSchedule::kConstant;
   int batch_size = 64;
   float dropout = 0.0f;  // after every hidden activation
   uint64_t seed = 0;     // init, shuffling and dropout

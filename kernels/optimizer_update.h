@@ -31,20 +31,30 @@ struct OptimizerSettings {
   bool nesterov = false;      // SGD only
 };
 
-// Step-dependent constants, computed once per problem on the host.
+// Step-dependent constants, computed once per problem on the host. The learning rate is
+// one of them because a schedule changes it from step to step (the settings' rate is the
+// schedule's base).
 struct OptimizerStepConstants {
+  float learning_rate = 0.0f;         // this step's rate (SGD uses it as is)
   float step_size = 0.0f;             // Adam: lr / (1 - beta1^t)
   float inv_sqrt_bias_correction2 = 1.0f;  // Adam: 1 / sqrt(1 - beta2^t)
   float decay_factor = 1.0f;          // AdamW: 1 - lr * weight_decay
 };
 
-inline OptimizerStepConstants optimizer_step_constants(const OptimizerSettings& s, int64_t step) {
+// The constants of update `step` (1-based) at `learning_rate`, the schedule's rate for it.
+inline OptimizerStepConstants optimizer_step_constants(const OptimizerSettings& s, int64_t step, float learning_rate) {
   OptimizerStepConstants c;
   const double t = static_cast<double>(step);
-  c.step_size = static_cast<float>(s.learning_rate / (1.0 - std::pow(double(s.beta1), t)));
+  c.learning_rate = learning_rate;
+  c.step_size = static_cast<float>(learning_rate / (1.0 - std::pow(double(s.beta1), t)));
   c.inv_sqrt_bias_correction2 = static_cast<float>(1.0 / std::sqrt(1.0 - std::pow(double(s.beta2), t)));
-  c.decay_factor = s.kind == OptimizerKind::kAdamW ? 1.0f - s.learning_rate * s.weight_decay : 1.0f;
+  c.decay_factor = s.kind == OptimizerKind::kAdamW ? 1.0f - learning_rate * s.weight_decay : 1.0f;
   return c;
+}
+
+// At the settings' own (constant) learning rate.
+inline OptimizerStepConstants optimizer_step_constants(const OptimizerSettings& s, int64_t step) {
+  return optimizer_step_constants(s, step, s.learning_rate);
 }
 
 struct OptimizerProblem {
@@ -71,7 +81,7 @@ GPU_TUNE_HD void optimizer_update_element(const OptimizerSettings& s, const Opti
       m = s.momentum * m + grad;
       grad = s.nesterov ? grad + s.momentum * m : m;
     }
-    param -= s.learning_rate * grad;
+    param -= c.learning_rate * grad;
     return;
   }
   if (s.kind == OptimizerKind::kAdamW) {

@@ -39,7 +39,8 @@ const KeyList& sampler_keys() {
 }
 const KeyList kTrainingKeys = {"model", "activation", "init",    "optimizer", "lr",        "batch",
                                "beta1", "beta2",      "eps",     "wd",        "momentum",  "nesterov",
-                               "dropout", "seed",     "epochs",  "patience",  "min_delta", "restore_best"};
+                               "dropout", "seed",     "epochs",  "patience",  "min_delta", "restore_best",
+                               "schedule"};
 const KeyList kMetrics = {"validation_loss", "validation_accuracy"};
 const KeyList kSamplerNames = {"tpe", "random", "grid"};
 const KeyList kPrunerNames = {"none", "median", "asha", "hyperband"};
@@ -714,8 +715,8 @@ std::string study_config_help() {
                               the best N trials' by the study's value, all, or 0 for none
                               (engine only; see `gpu_tune evaluate` and `gpu_tune predict`)
   training: {KEY: VALUE, ...} defaults for every trial; keys: model, activation, init, optimizer,
-                              lr, batch, beta1, beta2, eps, wd, momentum, nesterov, dropout, seed,
-                              epochs, patience, min_delta, restore_best
+                              lr, schedule, batch, beta1, beta2, eps, wd, momentum, nesterov,
+                              dropout, seed, epochs, patience, min_delta, restore_best
   space:                      required; NAME: {distribution: KIND, ...} per parameter
 Distributions (hyperopt's names and meanings):
   uniform      low, high      real in [low, high]

@@ -12,11 +12,12 @@ TEST(SlotSpec, ParsesEveryKey) {
   defaults.max_epochs = 7;
   const TrainingConfig c = parse_slot_spec(
       "model=mlp_medium,lr=3e-4,batch=128,optimizer=adamw,wd=1e-4,dropout=0.2,seed=7,activation=gelu,init=glorot,"
-      "beta1=0.8,beta2=0.99,eps=1e-7,patience=3,min_delta=0.001,restore_best=false,label=mine",
+      "beta1=0.8,beta2=0.99,eps=1e-7,patience=3,min_delta=0.001,restore_best=false,label=mine,schedule=cosine",
       defaults);
   EXPECT_EQ(c.model.describe(), "784-256-128-10 gelu");
   EXPECT_EQ(c.model.init, InitScheme::kGlorot);
   EXPECT_FLOAT_EQ(c.optimizer.learning_rate, 3e-4f);
+  EXPECT_EQ(c.schedule, LearningRateSchedule::kCosine);
   EXPECT_EQ(c.batch_size, 128);
   EXPECT_EQ(c.optimizer.kind, kernels::OptimizerKind::kAdamW);
   EXPECT_FLOAT_EQ(c.optimizer.weight_decay, 1e-4f);
@@ -38,6 +39,8 @@ TEST(SlotSpec, SgdAndDefaultLabel) {
   EXPECT_TRUE(c.optimizer.nesterov);
   EXPECT_EQ(c.model.dense_widths(), (std::vector<int>{64, 32}));
   EXPECT_NE(c.label.find("64-32 sgd"), std::string::npos) << c.label;
+  EXPECT_EQ(c.label.find("schedule"), std::string::npos) << "a constant rate is the default, not shown";
+  EXPECT_NE(parse_slot_spec("schedule=cosine", {}).label.find("schedule=cosine"), std::string::npos);
 }
 
 void expect_error(const std::string& spec, const std::string& phrase) {
@@ -61,6 +64,7 @@ TEST(SlotSpec, BadInputNamesSpecKeyAndProblem) {
   expect_error("model=mlp_huge", "model 'mlp_huge'");
   expect_error("lr", "'lr' is not KEY=VALUE");
   expect_error("nesterov=maybe", "not true or false");
+  expect_error("schedule=step", "schedule='step' is not one of constant, cosine");
 }
 
 }  // namespace

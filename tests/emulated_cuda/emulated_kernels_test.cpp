@@ -305,9 +305,10 @@ TEST(EmulatedOptimizer, RunTimeConstantsMatchCpuBitForBit) {
     settings.kind = kind;
     settings.momentum = 0.9f;
     settings.weight_decay = 0.01f;
-    const OptimizerStepConstants constants = optimizer_step_constants(settings, 17);
+    // Step 17's at a scheduled rate, not step 1's at the settings' rate.
+    const OptimizerStepConstants constants = optimizer_step_constants(settings, 17, 0.25f * settings.learning_rate);
     OptimizerProblem u{.count = count, .grads = grads.data(), .settings = settings, .step = 1};
-    u.dynamic_constants = &constants;  // step 17's, not step 1's
+    u.dynamic_constants = &constants;
     u.params = p_cpu.data();
     u.first_moment = m_cpu.data();
     u.second_moment = v_cpu.data();

@@ -26,19 +26,28 @@ inline TrainingConfig make_config(const char* hidden, int batch, float lr, kerne
   return c;
 }
 
+// A config whose learning rate follows a cosine over `epochs` epochs: short, so that the
+// tests' few dozen steps see the rate fall well below its base.
+inline TrainingConfig with_cosine(TrainingConfig c, int epochs) {
+  c.schedule = LearningRateSchedule::kCosine;
+  c.max_epochs = epochs;
+  return c;
+}
+
 // Different widths, depths, batch sizes (partial last batches included on a 157-image
-// training split), optimizers, activations and dropout rates; CNNs beside MLPs.
+// training split), optimizers, learning-rate schedules, activations and dropout rates;
+// CNNs beside MLPs.
 inline std::vector<TrainingConfig> varied_configs() {
   using kernels::Activation;
   using kernels::OptimizerKind;
   return {
       make_config("100", 32, 1e-3f, OptimizerKind::kAdam, 0.0f, 1),
       make_config("33-17", 7, 3e-3f, OptimizerKind::kAdamW, 0.2f, 2, Activation::kTanh),
-      make_config("64-48-20", 50, 5e-2f, OptimizerKind::kSgd, 0.0f, 3),
+      with_cosine(make_config("64-48-20", 50, 5e-2f, OptimizerKind::kSgd, 0.0f, 3), 8),
       make_config("5", 1, 1e-2f, OptimizerKind::kAdam, 0.1f, 4, Activation::kGelu),
       make_config("257-65", 64, 1e-3f, OptimizerKind::kAdam, 0.3f, 5),
       make_config("7-7-7-7", 13, 2e-3f, OptimizerKind::kAdamW, 0.0f, 6, Activation::kGelu),
-      make_config("c5-p-12", 9, 3e-3f, OptimizerKind::kAdam, 0.2f, 7),
+      with_cosine(make_config("c5-p-12", 9, 3e-3f, OptimizerKind::kAdam, 0.2f, 7), 2),
       make_config("c3v-c4k1-p-7", 20, 2e-2f, OptimizerKind::kSgd, 0.0f, 8, Activation::kTanh),
   };
 }

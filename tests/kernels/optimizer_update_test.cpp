@@ -231,6 +231,29 @@ TEST(OptimizerUpdateTest, ThreadCountDoesNotChangeBits) {
   EXPECT_TRUE(bitwise_equal(results[0], results[1]));
 }
 
+// A learning-rate schedule reaches the update only through the step constants: every kind
+// must take the rate from them, not from its settings (whose rate is the schedule's base).
+TEST(OptimizerUpdateTest, EveryKindTakesEachStepsRateFromTheConstants) {
+  Rng rng(405);
+  const float rates[kSteps] = {0.02f, 0.015f, 0.01f, 0.004f, 0.001f};
+  for (const OptimizerSettings& base : {adam(0.05f, 0.1f), adamw(0.05f, 0.1f), sgd(0.05f, 0.9f, true, 0.1f)}) {
+    Slot slot = make_slot(base, 1000, rng);
+    const std::vector<float> initial = slot.params;
+    for (int t = 0; t < kSteps; ++t) {
+      const OptimizerStepConstants constants = optimizer_step_constants(base, t + 1, rates[t]);
+      OptimizerProblem problem = slot.problem();
+      problem.dynamic_constants = &constants;
+      optimizer_update_cpu(std::vector{problem});
+      // The reference runs the same step with the step's rate as its settings' rate.
+      OptimizerSettings at_rate = base;
+      at_rate.learning_rate = rates[t];
+      reference_step(at_rate, t + 1, slot.grads[t], slot.ref);
+      ++slot.steps_taken;
+      expect_matches_reference(slot, initial);
+    }
+  }
+}
+
 TEST(OptimizerStepConstantsTest, MatchBiasCorrectionFormulas) {
   const OptimizerSettings s = adamw(0.01f, 0.1f);
   for (int64_t t : {1, 2, 10, 1000}) {
@@ -240,7 +263,13 @@ TEST(OptimizerStepConstantsTest, MatchBiasCorrectionFormulas) {
                 1e-6 * c.inv_sqrt_bias_correction2)
         << t;
     EXPECT_NEAR(c.decay_factor, 1.0 - 0.01 * 0.1, 1e-7) << t;
+    EXPECT_EQ(c.learning_rate, 0.01f) << t;
   }
+  // At a scheduled rate every rate-dependent constant follows it.
+  const OptimizerStepConstants half = optimizer_step_constants(s, 3, 0.005f);
+  EXPECT_EQ(half.learning_rate, 0.005f);
+  EXPECT_NEAR(half.step_size, 0.005 / (1.0 - std::pow(double(s.beta1), 3.0)), 1e-6 * half.step_size);
+  EXPECT_NEAR(half.decay_factor, 1.0 - 0.005 * 0.1, 1e-7);
   // Only AdamW decays the parameters directly.
   EXPECT_EQ(optimizer_step_constants(adam(0.01f, 0.1f), 1).decay_factor, 1.0f);
   EXPECT_EQ(optimizer_step_constants(sgd(0.01f, 0.9f, false, 0.1f), 1).decay_factor, 1.0f);
