@@ -25,6 +25,7 @@
 #include "search/pruner_factory.h"
 #include "search/sampler_factory.h"
 #include "search/space_description.h"
+#include "search/training_changes.h"
 #include "apps/study_location.h"
 #include "search/storage_url.h"
 #include "search/study_config.h"
@@ -363,6 +364,12 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
                                   " changed since the study began: " + changes +
                                   ". Its trials would mislead the sampler; restore the space, or start a new study "
                                   "(another study name or --storage)");
+    if (const std::optional<search::TrainingDefaults> began = search::stored_training_defaults(info.config))
+      if (const std::string changes = search::training_changes(*began, study.training); !changes.empty())
+        throw std::invalid_argument(study.locate("training") + "the training defaults of study '" + info.name + "' in " +
+                                    location.description() + " changed since the study began: " + changes +
+                                    ". Its trials were trained otherwise and would be ranked with the new ones; "
+                                    "restore them, or start a new study (another study name or --storage)");
     const std::unique_ptr<search::Sampler> sampler = search::make_sampler(study.sampler);
     const std::unique_ptr<search::Pruner> pruner = search::make_pruner(study.pruner);  // null: none
 

@@ -5,6 +5,8 @@
 #include <string_view>
 #include <variant>
 
+#include "search/keyed_changes.h"
+
 namespace gpu_tune::search {
 namespace {
 
@@ -79,18 +81,7 @@ std::string describe_space(const SearchSpace& space) {
 }
 
 std::string space_changes(const std::string& before, const std::string& after) {
-  const std::map<std::string, std::string> old_lines = by_name(before);
-  const std::map<std::string, std::string> new_lines = by_name(after);
-  std::string changes;
-  auto add = [&](const std::string& clause) { changes += (changes.empty() ? "" : "; ") + clause; };
-  for (const auto& [name, line] : old_lines) {
-    const auto now = new_lines.find(name);
-    if (now == new_lines.end()) add("parameter '" + name + "' removed (was " + line + ")");
-    else if (now->second != line) add("parameter '" + name + "' changed from " + line + " to " + now->second);
-  }
-  for (const auto& [name, line] : new_lines)
-    if (!old_lines.contains(name)) add("parameter '" + name + "' added (" + line + ")");
-  return changes;
+  return keyed_changes(by_name(before), by_name(after), "parameter ");
 }
 
 }  // namespace gpu_tune::search

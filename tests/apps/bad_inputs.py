@@ -152,6 +152,9 @@ CASES = [
     ("file", "study file", "its space changed since the study began (resume refused)",
      ["tune", "changed.yaml", "--storage", "kept.db", "--objective-command", OBJECTIVE],
      {"changed.yaml": STUDY.replace("high: 10", "high: 20")}, 2, ["x"]),
+    ("file", "study file", "its training defaults changed since the study began (resume refused)",
+     ["tune", "retrained.yaml", "--storage", "kept.db", "--objective-command", OBJECTIVE],
+     {"retrained.yaml": STUDY + "training: {schedule: cosine}\n"}, 2, ["retrained.yaml", "training", "schedule"]),
     # --- study databases
     ("file", "--storage FILE", "not a SQLite database", ["status", "--study", "kept", "--storage", "junk.db"],
      {"junk.db": b"this is not a database\n" * 100}, 2, ["junk.db", "not a SQLite database"]),

@@ -127,8 +127,9 @@ TEST_F(EngineStudyCheck, TheExampleStudiesPass) {
 // The space check on resume, through the command objective (no data needed).
 class ResumeSpaceCheck : public EngineStudyCheck {
  protected:
-  int tune_command(const std::string& space, int64_t trials) {
-    std::ofstream(dir_ / "study.yaml") << "study: resumed\nbudget: {trials: " << trials << ", parallel: 1}\nspace:\n" << space;
+  int tune_command(const std::string& space, int64_t trials, const std::string& training = "") {
+    std::ofstream(dir_ / "study.yaml") << "study: resumed\nbudget: {trials: " << trials << ", parallel: 1}\n"
+                                       << training << "space:\n" << space;
     TuneOptions options;
     options.study_file = (dir_ / "study.yaml").string();
     options.storage = (dir_ / "study.db").string();
@@ -158,6 +159,24 @@ TEST_F(ResumeSpaceCheck, AChangedSpaceIsRefusedSayingWhatChangedAndABudgetChange
 
   // The same space, written differently, with a bigger budget: it resumes.
   EXPECT_EQ(tune_command("  n: {options: [1, 2], distribution: choice}\n  x: {distribution: uniform, low: 0.0, high: 1.0}\n", 3), 0) << log_;
+  EXPECT_EQ(trial_count(), 3u);
+}
+
+// Every trial is trained with the study file's training defaults: other defaults on resume
+// would rank trials trained two ways against each other.
+TEST_F(ResumeSpaceCheck, ChangedTrainingDefaultsAreRefusedSayingWhatChanged) {
+  const std::string space = "  x: {distribution: uniform, low: 0, high: 1}\n";
+  ASSERT_EQ(tune_command(space, 2, "training: {epochs: 10, patience: 2}\n"), 0) << log_;
+  ASSERT_EQ(trial_count(), 2u);
+
+  EXPECT_EQ(tune_command(space, 4, "training: {epochs: 20, schedule: cosine}\n"), 2);
+  for (const char* part : {"study.yaml:3: key 'training'", "training defaults of study 'resumed'", "changed since the study began",
+                           "'epochs' changed from 10 to 20", "'patience' removed (was 2)", "'schedule' added (cosine)"})
+    EXPECT_NE(log_.find(part), std::string::npos) << part << " missing from: " << log_;
+  EXPECT_EQ(trial_count(), 2u) << "a refused resume ran trials";
+
+  // The same defaults in another order and layout, with a bigger budget: it resumes.
+  EXPECT_EQ(tune_command(space, 3, "training:\n  patience: 2\n  epochs: 10\n"), 0) << log_;
   EXPECT_EQ(trial_count(), 3u);
 }
 
