@@ -149,6 +149,34 @@ TEST(OptimizerUpdateCudaTest, MoreSlotsThanOneLaunchHolds) {
   run_steps(cases, rng);
 }
 
+// A learning-rate schedule: each step's constants (at a falling rate) sit in device memory
+// and the kernel reads them when it runs, as a replayed CUDA graph's update does.
+TEST(OptimizerUpdateCudaTest, RunTimeConstantsAtAScheduledRate) {
+  GPU_TUNE_REQUIRE_GPU();
+  Rng rng(5005);
+  std::vector<OptimizerCase> cases;
+  for (const OptimizerSettings& s : all_settings()) cases.push_back(make_case(s, 1025, rng));
+  DeviceArray<OptimizerStepConstants> constants_device(backend(), cases.size());
+  for (int step = 1; step <= kSteps; ++step) {
+    std::vector<OptimizerStepConstants> constants;
+    for (const OptimizerCase& c : cases)
+      constants.push_back(optimizer_step_constants(c.settings, step, c.settings.learning_rate / float(step)));
+    constants_device.upload(constants);
+    std::vector<OptimizerProblem> cpu, gpu;
+    for (size_t i = 0; i < cases.size(); ++i) {
+      new_gradients(cases[i], rng);
+      cpu.push_back(cases[i].cpu_problem(1));  // the step given is ignored beside run-time constants
+      cpu.back().dynamic_constants = &constants[i];
+      gpu.push_back(cases[i].device_problem(1));
+      gpu.back().dynamic_constants = constants_device.data() + i;
+    }
+    optimizer_update_cpu(cpu);
+    optimizer_update_cuda(gpu, backend().stream());
+    backend().synchronize();
+    for (const OptimizerCase& c : cases) expect_matches_cpu(c, step);
+  }
+}
+
 // A slot whose update overflows turns non-finite alone; its neighbours are untouched.
 TEST(OptimizerUpdateCudaTest, OverflowStaysInItsSlot) {
   GPU_TUNE_REQUIRE_GPU();
