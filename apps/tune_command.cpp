@@ -314,8 +314,11 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
           std::all_of(devices.begin(), devices.end(), [](const TuneDevice& d) { return d.backend->name() == "cpu"; });
       reduced = cpu_only && !options.full && !options.trials && !options.epochs;
     }
-    // A worker joins the study it names as it is: the reduced run's study keeps its caps.
-    if (options.join_study) reduced = options.join_study->ends_with(kReducedSuffix) && !options.trials && !options.epochs;
+    // A worker joins the study it names as it is: a reduced run's study (named after its
+    // study file's study, plus the suffix) keeps its caps; any other study, whatever its
+    // name ends with, runs as its file says.
+    if (options.join_study)
+      reduced = *options.join_study == study.name + kReducedSuffix && !options.trials && !options.epochs;
     const std::string study_name = options.join_study ? *options.join_study : reduced ? study.name + kReducedSuffix : study.name;
     if (reduced) {
       budget.trials = std::min(budget.trials, kReducedTrials);

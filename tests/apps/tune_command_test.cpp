@@ -92,6 +92,14 @@ space:
     EXPECT_EQ(t.metrics.at("epoch_cap"), 3.0);
     EXPECT_LE(t.metrics.at("epochs"), 3.0);
   }
+  // A worker joining the reduced run's study keeps its caps (its budget is met: it ends).
+  TuneOptions worker = options;
+  worker.study_file.reset();
+  worker.join_study = "capped-reduced";
+  std::ostringstream worker_out, worker_log;
+  ASSERT_EQ(run_tune(worker, worker_out, worker_log), 0) << worker_log.str();
+  EXPECT_NE(worker_log.str().find("reduced budget"), std::string::npos) << worker_log.str();
+  EXPECT_EQ(trials_of("capped-reduced").size(), 3u);
 
   // The full run is the study's own, and its trials carry no cap.
   options.full = true;
@@ -102,6 +110,37 @@ space:
   for (const auto& t : full) {
     EXPECT_EQ(t.metrics.count("epoch_cap"), 0u);
     EXPECT_EQ(t.metrics.at("epochs"), 6.0);
+  }
+}
+
+// A worker joining a study is capped only when that study is a reduced run's (its name is
+// the study file's name and the suffix), never because its own name ends in "-reduced".
+TEST_F(TuneCommand, AWorkerCapsOnlyAReducedRunsStudyNotOneNamedLikeIt) {
+  testing::write_idx_dataset(dir_ / "data", 200, 100);
+  const fs::path study = write("study.yaml", R"(
+study: long-reduced
+budget: {trials: 2, parallel: 1}
+training: {epochs: 4}
+space:
+  lr: {distribution: loguniform, low: 1.0e-3, high: 1.0e-2}
+)");
+  TuneOptions first = engine_tune(study);
+  first.trials = 1;
+  std::ostringstream out, log;
+  ASSERT_EQ(run_tune(first, out, log), 0) << log.str();
+
+  TuneOptions worker = engine_tune(study);
+  worker.study_file.reset();
+  worker.full = false;
+  worker.join_study = "long-reduced";
+  std::ostringstream worker_out, worker_log;
+  ASSERT_EQ(run_tune(worker, worker_out, worker_log), 0) << worker_log.str();
+  EXPECT_EQ(worker_log.str().find("reduced budget"), std::string::npos) << worker_log.str();
+  const auto trials = trials_of("long-reduced");
+  ASSERT_EQ(trials.size(), 2u);
+  for (const auto& t : trials) {
+    EXPECT_EQ(t.metrics.count("epoch_cap"), 0u) << "trial " << t.number;
+    EXPECT_EQ(t.metrics.at("epochs"), 4.0) << "trial " << t.number;
   }
 }
 
