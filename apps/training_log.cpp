@@ -45,13 +45,14 @@ bool TrainingLog::on_epoch_end(const TrainingJob& job, const EpochMetrics& m) {
                            {"train_accuracy", number(m.train_accuracy)},
                            {"validation_loss", number(m.validation_loss)},
                            {"validation_accuracy", number(m.validation_accuracy)},
+                           {"learning_rate", number(m.learning_rate)},
                            {"seconds", m.seconds}}
                 .dump()
          << "\n";
   } else {
-    out_ << format("[job %llu] epoch %3d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  %.1f s\n",
+    out_ << format("[job %llu] epoch %3d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  lr %.3g  %.1f s\n",
                    static_cast<unsigned long long>(job.id), m.epoch, job.config.max_epochs, m.train_loss,
-                   m.train_accuracy, m.validation_loss, m.validation_accuracy, m.seconds);
+                   m.train_accuracy, m.validation_loss, m.validation_accuracy, m.learning_rate, m.seconds);
   }
   out_.flush();
   return true;

@@ -322,9 +322,7 @@ std::vector<int> Bundle::step() {
     v.position = s.position;
     v.dropout_base = kernels::dropout_base(derive_seed(s.config.seed, RandomPurpose::kDropout),
                                            static_cast<uint64_t>(s.steps));
-    const float rate = scheduled_learning_rate(s.config.schedule, s.config.optimizer.learning_rate, s.steps,
-                                               planned_updates(train_.count, s.config.batch_size, s.config.max_epochs));
-    v.optimizer = kernels::optimizer_step_constants(s.config.optimizer, s.steps + 1, rate);
+    v.optimizer = kernels::optimizer_step_constants(s.config.optimizer, s.steps + 1, s.learning_rate(s.steps, train_.count));
   }
   backend_.stage_to_device(step_values_.data(), host_step_values_.data(), step_values_.bytes());
   // Without replay every step is issued afresh, so the key does not matter.

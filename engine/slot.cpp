@@ -96,4 +96,9 @@ void Slot::shuffle_for_epoch(int64_t train_count) {
   position = 0;
 }
 
+float Slot::learning_rate(int64_t update, int64_t train_count) const {
+  return scheduled_learning_rate(config.schedule, config.optimizer.learning_rate, update,
+                                 planned_updates(train_count, config.batch_size, config.max_epochs));
+}
+
 }  // namespace gpu_tune

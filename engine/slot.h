@@ -29,6 +29,9 @@ struct Slot {
   // Draws this epoch's order of the training images and uploads it.
   void shuffle_for_epoch(int64_t train_count);
   int64_t rows_this_step(int64_t train_count) const { return std::min<int64_t>(config.batch_size, train_count - position); }
+  // The learning rate of update `update` (0-based) under the config's schedule, over the
+  // updates its max_epochs make on `train_count` images.
+  float learning_rate(int64_t update, int64_t train_count) const;
 
   TrainingConfig config;
   uint64_t job_id;

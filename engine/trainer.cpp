@@ -220,6 +220,7 @@ void Trainer::end_epochs(const std::vector<int>& slots, TrainingObserver& observ
     m.validation_loss = validation[i].count > 0 ? validation[i].loss_sum / validation[i].count : std::nan("");
     m.validation_accuracy = validation[i].count > 0 ? validation[i].correct / validation[i].count : std::nan("");
     m.seconds = seconds_since(r.epoch_started);
+    m.learning_rate = s.learning_rate(s.steps - 1, bundle_.train_count());
     r.epoch_train_sums = {};
     r.epoch_started = Clock::now();
     r.result.history.push_back(m);

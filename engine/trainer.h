@@ -30,6 +30,7 @@ struct EpochMetrics {
   double train_loss = 0, train_accuracy = 0;
   double validation_loss = 0, validation_accuracy = 0;
   double seconds = 0;  // wall time of this epoch for this slot, validation included
+  double learning_rate = 0;  // of the epoch's last update (the schedule's, else the base rate)
 };
 
 enum class SlotOutcome { kCompleted, kEarlyStopped, kStoppedByObserver, kFailed };

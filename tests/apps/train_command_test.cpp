@@ -41,7 +41,10 @@ TEST_F(TrainCommand, JsonLinesCoverEveryEpochOfEverySlot) {
   std::istringstream lines(out.str());
   for (std::string line; std::getline(lines, line);) {
     const nlohmann::json event = nlohmann::json::parse(line);
-    if (event["event"] == "epoch") ++epochs;
+    if (event["event"] == "epoch") {
+      ++epochs;
+      EXPECT_GT(event["learning_rate"].get<double>(), 0.0) << line;
+    }
     if (event["event"] == "finished") {
       ++finished;
       EXPECT_EQ(event["outcome"], "completed");
@@ -57,6 +60,7 @@ TEST_F(TrainCommand, TextOutputSaysWhatHappened) {
   std::ostringstream out, log;
   ASSERT_EQ(run_train(options_, out, log), 0) << log.str();
   EXPECT_NE(out.str().find("epoch   2/2"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("lr 0.001 "), std::string::npos) << out.str();
   EXPECT_NE(out.str().find("completed after 2 epochs"), std::string::npos) << out.str();
 }
 

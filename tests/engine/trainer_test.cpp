@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <numbers>
 
 #include "engine/cpu_backend.h"
 #include "engine/trainer.h"
@@ -40,6 +41,29 @@ TEST(Trainer, RecordsEveryEpochAndLearnsASimpleTask) {
   EXPECT_LT(r.history.back().train_loss, r.history.front().train_loss);
   EXPECT_GT(r.test_accuracy, 0.9);  // the bands make the classes easy to separate
   EXPECT_GE(r.best_epoch, 1);
+}
+
+// Each epoch reports the rate of its last update: the base rate throughout at a constant
+// rate; under the cosine, the schedule's rate after the epoch's updates (300 images at batch
+// 16: 19 updates an epoch, 57 planned), down to nearly 0 at the end.
+TEST(Trainer, EpochsReportTheirLastUpdatesLearningRate) {
+  const data::Dataset dataset = testing::synthetic_dataset(300, 60, 60);
+  CpuBackend backend;
+  Trainer trainer(backend, dataset, TrainerOptions{.bundle = {.capacity = 2}});
+  TrainingConfig cosine = small_config(5);
+  cosine.schedule = LearningRateSchedule::kCosine;
+  const std::vector<SlotResult> results = trainer.train_all({small_config(5), cosine});
+  ASSERT_EQ(results.size(), 2u);
+  ASSERT_EQ(results[0].history.size(), 3u);
+  ASSERT_EQ(results[1].history.size(), 3u);
+  for (int e = 0; e < 3; ++e) {
+    EXPECT_FLOAT_EQ(results[0].history[e].learning_rate, 1e-2f) << "epoch " << e + 1;
+    const double updates_done = 19.0 * (e + 1);
+    EXPECT_NEAR(results[1].history[e].learning_rate,
+                0.5 * 1e-2 * (1 + std::cos(std::numbers::pi * (updates_done - 1) / 57)), 1e-8)
+        << "epoch " << e + 1;
+  }
+  EXPECT_LT(results[1].history[2].learning_rate, 1e-4);
 }
 
 TEST(Trainer, EarlyStoppingStopsAfterPatienceEpochsWithoutImprovement) {
