@@ -56,6 +56,7 @@ VALIDATION_SPLIT = 10000
 ACTIVATIONS = ("relu", "tanh", "gelu")
 INITS = ("he", "glorot")
 OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("constant", "cosine")
 
 
 class ConfigError(ValueError):
@@ -64,7 +65,7 @@ class ConfigError(ValueError):
 
 def default_config():
     """TrainingConfig's defaults (engine/training_config.h, kernels/optimizer_update.h)."""
-    return {"model": "mlp_small", "activation": "relu", "init": "he", "optimizer": "adam", "lr": 1e-3,
+    return {"model": "mlp_small", "activation": "relu", "init": "he", "optimizer": "adam", "lr": 1e-3, "schedule": "constant",
             "batch": 64, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "wd": 0.0, "momentum": 0.0,
             "nesterov": False, "dropout": 0.0, "seed": 0, "epochs": 10, "patience": None,
             "min_delta": 0.0, "restore_best": True, "label": ""}
@@ -125,6 +126,7 @@ SETTERS = {
     "init": lambda k, v: _word(k, v, INITS),
     "optimizer": lambda k, v: _word(k, v, OPTIMIZERS),
     "lr": lambda k, v: _number(k, v, float),
+    "schedule": lambda k, v: _word(k, v, SCHEDULES),
     "batch": lambda k, v: _number(k, v, int),
     "beta1": lambda k, v: _number(k, v, float),
     "beta2": lambda k, v: _number(k, v, float),
@@ -317,6 +319,8 @@ def replay_jobs(study, trials, steps):
         if replay < 1:
             notes.append(f"trial {number}: ran no epoch, not replayed")
             continue
+        if metrics.get("epoch_cap") is not None:  # a capped run's schedule spans the cap
+            config["epochs"] = min(config["epochs"], int(metrics["epoch_cap"]))
         jobs.append({"number": number, "state": state, "config": config, "epochs": replay,
                      "gpu_tune": {"epochs": epochs, "value": t["value"],
                                   "best_validation_accuracy": metric(metrics, "best_validation_accuracy"),
@@ -459,6 +463,12 @@ def train_trial(job, data, channels_last=False):
     optimizer = make_optimizer(model, config)
     batch = config["batch"]
     count = x_train.shape[0]
+    # engine/learning_rate_schedule.h: half a cosine over the epoch budget's updates, a step
+    # of the schedule after every batch.
+    scheduler = None
+    if config["schedule"] == "cosine":
+        planned = config["epochs"] * ((count + batch - 1) // batch)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=planned)
     best_loss, best_accuracy, best_epoch, best_state = math.inf, math.nan, 0, None
     epochs_run, diverged = 0, False
     start = time.perf_counter()
@@ -471,6 +481,8 @@ def train_trial(job, data, channels_last=False):
             optimizer.zero_grad(set_to_none=True)
             F.cross_entropy(model(xb), yb).backward()
             optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
         epochs_run = epoch
         loss, accuracy = evaluate(model, x_validation, y_validation)
         if not math.isfinite(loss):
