@@ -33,6 +33,15 @@ using testing::file_text;
 
 class TuneCommand : public testing::StudyFolderTest {
  protected:
+  // `gpu_tune worker --study NAME` on the engine as the tests run it (no --full: whether
+  // the run is reduced follows from the study it joins).
+  TuneOptions engine_worker(const std::string& study_name) const {
+    TuneOptions options = engine_tune({});
+    options.study_file.reset();
+    options.full = false;
+    options.join_study = study_name;
+    return options;
+  }
 };
 
 TEST_F(TuneCommand, EngineStudyRecordsValuesAndTestAccuracy) {
@@ -93,9 +102,7 @@ space:
     EXPECT_LE(t.metrics.at("epochs"), 3.0);
   }
   // A worker joining the reduced run's study keeps its caps (its budget is met: it ends).
-  TuneOptions worker = options;
-  worker.study_file.reset();
-  worker.join_study = "capped-reduced";
+  const TuneOptions worker = engine_worker("capped-reduced");
   std::ostringstream worker_out, worker_log;
   ASSERT_EQ(run_tune(worker, worker_out, worker_log), 0) << worker_log.str();
   EXPECT_NE(worker_log.str().find("reduced budget"), std::string::npos) << worker_log.str();
@@ -129,10 +136,7 @@ space:
   std::ostringstream out, log;
   ASSERT_EQ(run_tune(first, out, log), 0) << log.str();
 
-  TuneOptions worker = engine_tune(study);
-  worker.study_file.reset();
-  worker.full = false;
-  worker.join_study = "long-reduced";
+  const TuneOptions worker = engine_worker("long-reduced");
   std::ostringstream worker_out, worker_log;
   ASSERT_EQ(run_tune(worker, worker_out, worker_log), 0) << worker_log.str();
   EXPECT_EQ(worker_log.str().find("reduced budget"), std::string::npos) << worker_log.str();
