@@ -60,6 +60,7 @@ std::optional<TrialRecord> MemoryStorage::claim_trial(int64_t study_id, const Pa
     trial.worker = worker_id();
     trial.started_at = unix_time_now();
     target.heartbeats[trial.number] = trial.started_at;
+    mark_changed(target, trial.number);
     return trial;
   }
   const auto counted = std::count_if(target.trials.begin(), target.trials.end(), [&](const TrialRecord& t) {
@@ -106,6 +107,7 @@ std::vector<int64_t> MemoryStorage::fail_stale_trials(int64_t study_id, const st
     trial.state = TrialState::kFailed;
     trial.error = reason;
     trial.finished_at = now;
+    mark_changed(target, trial.number);
     stale.push_back(trial.number);
   }
   return stale;
@@ -131,7 +133,13 @@ TrialRecord MemoryStorage::add_trial_locked(Study& target, const ParamMap& param
   trial.started_at = unix_time_now();
   target.heartbeats[trial.number] = trial.started_at;
   target.trials.push_back(trial);
+  target.changed.push_back(0);
+  mark_changed(target, trial.number);
   return trial;
+}
+
+void MemoryStorage::mark_changed(Study& target, int64_t number) {
+  target.changed.at(static_cast<size_t>(number)) = ++target.changes;
 }
 
 void MemoryStorage::record_step(int64_t study_id, int64_t number, const StepRecord& step) {
@@ -144,6 +152,7 @@ void MemoryStorage::record_step(int64_t study_id, int64_t number, const StepReco
   } else {
     steps.insert(at, step);
   }
+  mark_changed(study(study_id), number);
 }
 
 void MemoryStorage::set_trial_attributes(int64_t study_id, int64_t number,
@@ -151,6 +160,7 @@ void MemoryStorage::set_trial_attributes(int64_t study_id, int64_t number,
   std::lock_guard lock(mutex_);
   TrialRecord& trial = running_trial(study_id, number, "set_trial_attributes");
   for (const auto& [key, value] : attributes) trial.attributes[key] = value;
+  mark_changed(study(study_id), number);
 }
 
 void MemoryStorage::finish_trial(int64_t study_id, int64_t number, TrialState state, std::optional<double> value,
@@ -165,11 +175,22 @@ void MemoryStorage::finish_trial(int64_t study_id, int64_t number, TrialState st
   trial.metrics = metrics;
   trial.error = error;
   trial.finished_at = finished_at.value_or(unix_time_now());
+  mark_changed(study(study_id), number);
 }
 
 std::vector<TrialRecord> MemoryStorage::trials(int64_t study_id) {
   std::lock_guard lock(mutex_);
   return study(study_id).trials;
+}
+
+TrialChanges MemoryStorage::trials_changed_since(int64_t study_id, uint64_t cursor) {
+  std::lock_guard lock(mutex_);
+  const Study& target = study(study_id);
+  TrialChanges changes;
+  for (size_t i = 0; i < target.trials.size(); ++i)
+    if (target.changed[i] >= cursor) changes.trials.push_back(target.trials[i]);
+  changes.cursor = target.changes + 1;  // the next change's number
+  return changes;
 }
 
 MemoryStorage::Study& MemoryStorage::study(int64_t study_id) {

@@ -30,6 +30,7 @@ class MemoryStorage final : public Storage {
                     const std::map<std::string, double>& metrics, const std::string& error,
                     std::optional<double> finished_at = std::nullopt) override;
   std::vector<TrialRecord> trials(int64_t study_id) override;
+  TrialChanges trials_changed_since(int64_t study_id, uint64_t cursor) override;
   // One object is one writer: code that shares a MemoryStorage shares its view of every
   // write, so there are no others to see (several writers of one study use SQLite files).
   uint64_t others_version() override { return 0; }
@@ -39,11 +40,14 @@ class MemoryStorage final : public Storage {
     StudyInfo info;
     std::vector<TrialRecord> trials;  // trials[i].number == i
     std::map<int64_t, double> heartbeats;  // by trial number
+    std::vector<uint64_t> changed;         // by trial number: the change that last touched it
+    uint64_t changes = 0;                  // changes so far, counted from 1
   };
 
   static void check_params(const ParamMap& params);
   // Callers hold mutex_.
   TrialRecord add_trial_locked(Study& target, const ParamMap& params, const std::string& device, int slot);
+  static void mark_changed(Study& target, int64_t number);
   Study& study(int64_t study_id);
   TrialRecord& running_trial(int64_t study_id, int64_t number, const char* operation);
 

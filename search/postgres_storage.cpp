@@ -75,6 +75,12 @@ CREATE TABLE trial_attributes (
 CREATE TABLE storage_changes (counter BIGINT NOT NULL);
 INSERT INTO storage_changes (counter) VALUES (0);
 )sql"},
+    // The change counter's value when a commit last touched the trial, so that a reader can
+    // fetch only the trials changed since its last read; 0 for trials from version 1.
+    {2, R"sql(
+ALTER TABLE trials ADD COLUMN changed BIGINT NOT NULL DEFAULT 0;
+CREATE INDEX trials_by_change ON trials (study_id, changed);
+)sql"},
 };
 constexpr int kSchemaVersion = kMigrations[std::size(kMigrations) - 1].version;
 // Any constant unique to gpu_tune: the key of the advisory lock held while the schema changes.
@@ -425,6 +431,14 @@ void migrate(Connection& connection) {
 }
 
 // The new running trial's row, inside the caller's write transaction.
+// Stamps the trial with this write transaction's change counter. Writers take turns on the
+// counter's row, so the stamps follow the order of commits.
+void mark_changed(Connection& connection, int64_t study_id, int64_t number, std::string_view operation) {
+  connection.exec(operation,
+                  "UPDATE trials SET changed = (SELECT counter FROM storage_changes) WHERE study_id = $1 AND number = $2",
+                  {integer_text(study_id), integer_text(number)});
+}
+
 TrialRecord insert_trial(Connection& connection, int64_t study_id, const ParamMap& params, const std::string& device,
                          int slot, const std::string& worker, std::string_view operation) {
   TrialRecord trial;
@@ -442,6 +456,7 @@ TrialRecord insert_trial(Connection& connection, int64_t study_id, const ParamMa
       {integer_text(study_id), std::string(trial_state_name(TrialState::kRunning)), stored_params(connection, params, operation),
        device, integer_text(slot), real_text(trial.started_at), worker});
   trial.number = Row{result.get(), 0}.integer(0);
+  mark_changed(connection, study_id, trial.number, operation);
   return trial;
 }
 
@@ -543,6 +558,7 @@ std::optional<TrialRecord> PostgresStorage::claim_trial(int64_t study_id, const 
           operation, "SELECT key, value FROM trial_attributes WHERE study_id = $1 AND number = $2",
           {study, integer_text(trial.number)});
       for (const Row& attribute : rows(attributes)) trial.attributes[attribute.text(0)] = attribute.optional_real(1).value_or(0.0);
+      mark_changed(connection, study_id, trial.number, operation);
       transaction.commit();
       return trial;
     }
@@ -616,6 +632,7 @@ std::vector<int64_t> PostgresStorage::fail_stale_trials(int64_t study_id, const 
                       "UPDATE trials SET state = $1, error = $2, finished_at = $3 WHERE study_id = $4 AND number = $5",
                       {std::string(trial_state_name(TrialState::kFailed)), reason, real_text(now),
                        integer_text(study_id), integer_text(number)});
+      mark_changed(connection, study_id, number, operation);
     }
     transaction.commit();
     return stale;
@@ -636,6 +653,7 @@ void PostgresStorage::record_step(int64_t study_id, int64_t number, const StepRe
                     "ON CONFLICT (study_id, number, step) DO UPDATE SET value = excluded.value, metrics = excluded.metrics",
                     {integer_text(study_id), integer_text(number), integer_text(step.step), real_text(step.value),
                      metrics_json});
+    mark_changed(connection, study_id, number, operation);
     transaction.commit();
   });
 }
@@ -654,6 +672,7 @@ void PostgresStorage::set_trial_attributes(int64_t study_id, int64_t number,
                       "ON CONFLICT (study_id, number, key) DO UPDATE SET value = excluded.value",
                       {integer_text(study_id), integer_text(number), key, real_text(value)});
     }
+    mark_changed(connection, study_id, number, operation);
     transaction.commit();
   });
 }
@@ -680,60 +699,98 @@ void PostgresStorage::finish_trial(int64_t study_id, int64_t number, TrialState 
                     "WHERE study_id = $6 AND number = $7",
                     {std::string(trial_state_name(state)), optional_real_text(value), metrics_json, error,
                      real_text(ended), integer_text(study_id), integer_text(number)});
+    mark_changed(connection, study_id, number, operation);
     transaction.commit();
   });
 }
+
+namespace {
+
+// The study's trials, or with changed_from those stamped with that change counter or a later
+// one, whole, in number order, inside the caller's read transaction (one snapshot, so that
+// the steps and attributes belong to the same moment as the trials).
+std::vector<TrialRecord> read_trials(Connection& connection, int64_t study_id, std::optional<int64_t> changed_from,
+                                     std::string_view operation) {
+  const std::string name = study_name(connection, study_id, operation);
+  auto unreadable = [&](int64_t number, const std::string& what) {
+    connection.fail(operation, describe_trial(study_id, name, number) + ": " + what);
+  };
+  // Steps and attributes of the trials read: joined to them by number.
+  const std::string changed = changed_from ? " AND t.changed >= $2" : "";
+  std::vector<std::optional<std::string>> parameters = {integer_text(study_id)};
+  if (changed_from) parameters.push_back(integer_text(*changed_from));
+  std::vector<TrialRecord> trials;
+  const ResultPtr trial_rows = connection.exec(
+      operation,
+      ("SELECT t.number, t.state, t.params, t.value, t.metrics, t.device, t.slot, t.started_at, t.finished_at, t.error, "
+       "t.worker FROM trials t WHERE t.study_id = $1" + changed + " ORDER BY t.number").c_str(),
+      parameters);
+  for (const Row& row : rows(trial_rows)) {
+    try {
+      trials.push_back(decode_trial_row(row));
+    } catch (const std::invalid_argument& e) {
+      unreadable(row.integer(0), e.what());
+    }
+  }
+  // Both lists are ordered by number, so one pass pairs each step (attribute) with its trial.
+  const ResultPtr step_rows = connection.exec(
+      operation,
+      ("SELECT s.number, s.step, s.value, s.metrics FROM trial_steps s JOIN trials t ON t.study_id = s.study_id AND "
+       "t.number = s.number WHERE s.study_id = $1" + changed + " ORDER BY s.number, s.step").c_str(),
+      parameters);
+  TrialCursor step_cursor(trials);
+  for (const Row& row : rows(step_rows)) {
+    const int64_t number = row.integer(0);
+    TrialRecord* trial = step_cursor.find(number);
+    if (!trial) unreadable(number, "has steps but no trial row");
+    try {
+      trial->steps.push_back(decode_step_row(row));
+    } catch (const std::invalid_argument& e) {
+      unreadable(number, e.what());
+    }
+  }
+  const ResultPtr attribute_rows = connection.exec(
+      operation,
+      ("SELECT a.number, a.key, a.value FROM trial_attributes a JOIN trials t ON t.study_id = a.study_id AND "
+       "t.number = a.number WHERE a.study_id = $1" + changed + " ORDER BY a.number").c_str(),
+      parameters);
+  TrialCursor attribute_cursor(trials);
+  for (const Row& row : rows(attribute_rows)) {
+    const int64_t number = row.integer(0);
+    TrialRecord* trial = attribute_cursor.find(number);
+    if (!trial) unreadable(number, "has attributes but no trial row");
+    trial->attributes[row.text(1)] = row.optional_real(2).value_or(std::numeric_limits<double>::quiet_NaN());
+  }
+  return trials;
+}
+
+}  // namespace
 
 std::vector<TrialRecord> PostgresStorage::trials(int64_t study_id) {
   constexpr std::string_view operation = "trials";
   Connection& connection = *connection_;
   return connection.with_reconnect(operation, [&] {
-    std::vector<TrialRecord> trials;
-    // One snapshot, so the steps belong to the same moment as the trials.
     Transaction transaction(connection, Transaction::Kind::kRead, operation);
-    const std::string name = study_name(connection, study_id, operation);
-    const std::string study = integer_text(study_id);
-    auto unreadable = [&](int64_t number, const std::string& what) {
-      connection.fail(operation, describe_trial(study_id, name, number) + ": " + what);
-    };
-    const ResultPtr trial_rows = connection.exec(
-        operation,
-        "SELECT number, state, params, value, metrics, device, slot, started_at, finished_at, error, worker "
-        "FROM trials WHERE study_id = $1 ORDER BY number",
-        {study});
-    for (const Row& row : rows(trial_rows)) {
-      try {
-        trials.push_back(decode_trial_row(row));
-      } catch (const std::invalid_argument& e) {
-        unreadable(row.integer(0), e.what());
-      }
-    }
-    // Both lists are ordered by number, so one pass pairs each step (attribute) with its trial.
-    const ResultPtr step_rows = connection.exec(
-        operation, "SELECT number, step, value, metrics FROM trial_steps WHERE study_id = $1 ORDER BY number, step",
-        {study});
-    TrialCursor step_cursor(trials);
-    for (const Row& row : rows(step_rows)) {
-      const int64_t number = row.integer(0);
-      TrialRecord* trial = step_cursor.find(number);
-      if (!trial) unreadable(number, "has steps but no trial row");
-      try {
-        trial->steps.push_back(decode_step_row(row));
-      } catch (const std::invalid_argument& e) {
-        unreadable(number, e.what());
-      }
-    }
-    const ResultPtr attribute_rows = connection.exec(
-        operation, "SELECT number, key, value FROM trial_attributes WHERE study_id = $1 ORDER BY number", {study});
-    TrialCursor attribute_cursor(trials);
-    for (const Row& row : rows(attribute_rows)) {
-      const int64_t number = row.integer(0);
-      TrialRecord* trial = attribute_cursor.find(number);
-      if (!trial) unreadable(number, "has attributes but no trial row");
-      trial->attributes[row.text(1)] = row.optional_real(2).value_or(std::numeric_limits<double>::quiet_NaN());
-    }
+    std::vector<TrialRecord> trials = read_trials(connection, study_id, std::nullopt, operation);
     transaction.commit();
     return trials;
+  });
+}
+
+TrialChanges PostgresStorage::trials_changed_since(int64_t study_id, uint64_t cursor) {
+  constexpr std::string_view operation = "trials_changed_since";
+  Connection& connection = *connection_;
+  return connection.with_reconnect(operation, [&] {
+    Transaction transaction(connection, Transaction::Kind::kRead, operation);
+    TrialChanges changes;
+    // The cursor is the first stamp not read yet: 0 reads every trial, those from version 1
+    // (stamp 0) too.
+    changes.trials = read_trials(connection, study_id, static_cast<int64_t>(cursor), operation);
+    const ResultPtr latest = connection.exec(
+        operation, "SELECT COALESCE(MAX(changed), 0) + 1 FROM trials WHERE study_id = $1", {integer_text(study_id)});
+    changes.cursor = static_cast<uint64_t>(Row{latest.get(), 0}.integer(0));
+    transaction.commit();
+    return changes;
   });
 }
 

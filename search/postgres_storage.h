@@ -57,6 +57,7 @@ class PostgresStorage final : public Storage {
                     const std::map<std::string, double>& metrics, const std::string& error,
                     std::optional<double> finished_at = std::nullopt) override;
   std::vector<TrialRecord> trials(int64_t study_id) override;
+  TrialChanges trials_changed_since(int64_t study_id, uint64_t cursor) override;
   // The database's change counter, less the changes this object committed.
   uint64_t others_version() override;
   void write_batch(const std::function<void()>& writes) override;

@@ -24,11 +24,13 @@
 namespace gpu_tune::search {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 60000;
 
 // Tables are created only when missing; a later schema version migrates from the number in
-// schema_version. finished_at is NULL until the trial finishes. trial_attributes,
+// schema_version (migrate_schema). finished_at is NULL until the trial finishes. changed
+// (version 2) numbers the study's commits that touched the trial, from 1, so that a reader
+// can fetch only what changed since its last read; rows from version 1 keep 0. trial_attributes,
 // study_spaces and trial_heartbeats came later within version 1: opening an older file adds
 // them (empty), and an older program ignores them, so none needs a new version number. A
 // running trial without a heartbeat row was started by such a program, which marked every
@@ -55,6 +57,7 @@ CREATE TABLE IF NOT EXISTS trials (
   started_at REAL NOT NULL,
   finished_at REAL,
   error TEXT NOT NULL,
+  changed INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (study_id, number)
 );
 CREATE TABLE IF NOT EXISTS trial_steps (
@@ -530,16 +533,30 @@ void open_read_write(Connection& connection) {
   connection.exec("PRAGMA foreign_keys = ON", "enable foreign keys");
 }
 
+void write_schema_version(Connection& connection, int version) {
+  Query(connection, "INSERT INTO schema_version (version) VALUES (?)", "write schema version").bind_int(version).run();
+}
+
+// Version 1 -> 2: the trials' change numbers. A version-1 program refuses the file after
+// this (its writes would not number their changes, and readers would miss them).
+void migrate_schema(Connection& connection, int64_t version) {
+  if (version < 2) {
+    connection.exec("ALTER TABLE trials ADD COLUMN changed INTEGER NOT NULL DEFAULT 0", "migrate schema to version 2");
+    write_schema_version(connection, 2);
+  }
+}
+
 void create_schema(Connection& connection) {
   Transaction transaction(connection, Transaction::Kind::kWrite, "create schema");
   connection.exec(kCreateSchema, "create schema");
   if (const std::optional<int64_t> version = read_schema_version(connection)) {
     require_known_version(connection, *version);
+    migrate_schema(connection, *version);
   } else {
-    Query(connection, "INSERT INTO schema_version (version) VALUES (?)", "write schema version")
-        .bind_int(kSchemaVersion)
-        .run();
+    write_schema_version(connection, kSchemaVersion);
   }
+  // After the migration: a version-1 table has no column to index before it.
+  connection.exec("CREATE INDEX IF NOT EXISTS trials_by_change ON trials (study_id, changed)", "create schema");
   transaction.commit();
 }
 
@@ -566,14 +583,15 @@ void stand_in_for_later_tables(Connection& connection) {
   }
 }
 
-void open_for_reading(Connection& connection) {
+// Returns the file's schema version (1 for a file that does not say).
+int64_t open_for_reading(Connection& connection) {
   open_read_only(connection);
   if (!require_study_tables(connection)) connection.fail("open", "the file is empty: it holds no study yet");
   require_intact(connection);
-  if (const std::optional<int64_t> version = read_schema_version(connection)) {
-    require_known_version(connection, *version);
-  }
+  const int64_t version = read_schema_version(connection).value_or(1);
+  require_known_version(connection, version);
   stand_in_for_later_tables(connection);
+  return version;
 }
 
 }  // namespace
@@ -582,7 +600,7 @@ SqliteStorage::SqliteStorage(const std::filesystem::path& database_file, Access 
     : connection_(std::make_unique<sqlite_detail::Connection>(database_file)) {
   require_directory(*connection_);
   if (access == Access::kReadOnly) {
-    open_for_reading(*connection_);
+    change_numbers_ = open_for_reading(*connection_) >= 2;
     return;
   }
   open_read_write(*connection_);
@@ -629,6 +647,19 @@ std::optional<StudyInfo> SqliteStorage::find_study(const std::string& name) {
 
 namespace {
 
+// Gives the trial the study's next change number, inside the caller's write transaction
+// (which holds the write lock, so numbers follow the order of commits).
+void mark_changed(Connection& connection, int64_t study_id, int64_t number, std::string_view operation) {
+  Query(connection,
+        "UPDATE trials SET changed = (SELECT COALESCE(MAX(changed), 0) + 1 FROM trials WHERE study_id = ?) "
+        "WHERE study_id = ? AND number = ?",
+        operation)
+      .bind_int(study_id)
+      .bind_int(study_id)
+      .bind_int(number)
+      .run();
+}
+
 // The new trial's row and its heartbeat, inside the caller's write transaction.
 TrialRecord insert_trial(Connection& connection, int64_t study_id, const ParamMap& params, const std::string& device,
                          int slot, const std::string& worker, std::string_view operation) {
@@ -664,6 +695,7 @@ TrialRecord insert_trial(Connection& connection, int64_t study_id, const ParamMa
       .bind_text(worker)
       .bind_real(trial.started_at)
       .run();
+  mark_changed(connection, study_id, trial.number, operation);
   return trial;
 }
 
@@ -729,6 +761,7 @@ std::optional<TrialRecord> SqliteStorage::claim_trial(int64_t study_id, const Pa
       query.bind_int(study_id).bind_int(trial.number);
       while (query.next_row()) trial.attributes[query.text(0)] = query.optional_real(1).value_or(0.0);
     }
+    mark_changed(connection, study_id, trial.number, operation);
     transaction.commit();
     return trial;
   }
@@ -825,6 +858,7 @@ std::vector<int64_t> SqliteStorage::fail_stale_trials(int64_t study_id, const st
         .bind_int(study_id)
         .bind_int(number)
         .run();
+    mark_changed(connection, study_id, number, operation);
   }
   transaction.commit();
   return stale;
@@ -847,6 +881,7 @@ void SqliteStorage::record_step(int64_t study_id, int64_t number, const StepReco
       .bind_real(step.value)
       .bind_text(metrics_json)
       .run();
+  mark_changed(connection, study_id, number, operation);
   transaction.commit();
 }
 
@@ -867,6 +902,7 @@ void SqliteStorage::set_trial_attributes(int64_t study_id, int64_t number,
         .bind_real(value)
         .run();
   }
+  mark_changed(connection, study_id, number, operation);
   transaction.commit();
 }
 
@@ -892,26 +928,37 @@ void SqliteStorage::finish_trial(int64_t study_id, int64_t number, TrialState st
       .bind_int(study_id)
       .bind_int(number)
       .run();
+  mark_changed(connection, study_id, number, operation);
   transaction.commit();
 }
 
-std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
-  constexpr std::string_view operation = "trials";
-  Connection& connection = *connection_;
-  std::vector<TrialRecord> trials;
-  // One read transaction, so the steps belong to the same snapshot as the trials.
-  Transaction transaction(connection, Transaction::Kind::kRead, operation);
+namespace {
+
+// The study's trials, or with changed_from those whose change number is at least that, whole,
+// in number order, inside the caller's read transaction (so that steps and attributes belong
+// to the same snapshot as the trials).
+std::vector<TrialRecord> read_trials(Connection& connection, int64_t study_id, std::optional<int64_t> changed_from,
+                                     std::string_view operation) {
   const std::string name = study_name(connection, study_id, operation);
   auto unreadable = [&](int64_t number, const std::string& what) {
     connection.fail(operation, describe_trial(study_id, name, number) + ": " + what);
   };
+  // Steps and attributes of the trials read: joined to them by number.
+  const std::string changed = changed_from ? " AND t.changed >= ?" : "";
+  const auto bind = [&](Query& query) {
+    query.bind_int(study_id);
+    if (changed_from) query.bind_int(*changed_from);
+  };
+  std::vector<TrialRecord> trials;
   {
     Query query(connection,
-                "SELECT t.number, t.state, t.params, t.value, t.metrics, t.device, t.slot, t.started_at, "
-                "t.finished_at, t.error, h.worker FROM trials t LEFT JOIN trial_heartbeats h "
-                "ON h.study_id = t.study_id AND h.number = t.number WHERE t.study_id = ? ORDER BY t.number",
+                ("SELECT t.number, t.state, t.params, t.value, t.metrics, t.device, t.slot, t.started_at, "
+                 "t.finished_at, t.error, h.worker FROM trials t LEFT JOIN trial_heartbeats h "
+                 "ON h.study_id = t.study_id AND h.number = t.number WHERE t.study_id = ?" +
+                 changed + " ORDER BY t.number")
+                    .c_str(),
                 operation);
-    query.bind_int(study_id);
+    bind(query);
     while (query.next_row()) {
       try {
         trials.push_back(decode_trial_row(query));
@@ -922,9 +969,12 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
   }
   {
     Query query(connection,
-                "SELECT number, step, value, metrics FROM trial_steps WHERE study_id = ? ORDER BY number, step",
+                ("SELECT s.number, s.step, s.value, s.metrics FROM trial_steps s JOIN trials t "
+                 "ON t.study_id = s.study_id AND t.number = s.number WHERE s.study_id = ?" +
+                 changed + " ORDER BY s.number, s.step")
+                    .c_str(),
                 operation);
-    query.bind_int(study_id);
+    bind(query);
     // Both lists are ordered by number, so one pass pairs each step with its trial.
     TrialCursor cursor(trials);
     while (query.next_row()) {
@@ -940,8 +990,12 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
   }
   {
     Query query(connection,
-                "SELECT number, key, value FROM trial_attributes WHERE study_id = ? ORDER BY number", operation);
-    query.bind_int(study_id);
+                ("SELECT a.number, a.key, a.value FROM trial_attributes a JOIN trials t "
+                 "ON t.study_id = a.study_id AND t.number = a.number WHERE a.study_id = ?" +
+                 changed + " ORDER BY a.number")
+                    .c_str(),
+                operation);
+    bind(query);
     TrialCursor cursor(trials);
     while (query.next_row()) {
       const int64_t number = query.integer(0);
@@ -950,8 +1004,34 @@ std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
       trial->attributes[query.text(1)] = query.optional_real(2).value_or(std::numeric_limits<double>::quiet_NaN());
     }
   }
+  return trials;
+}
+
+}  // namespace
+
+std::vector<TrialRecord> SqliteStorage::trials(int64_t study_id) {
+  constexpr std::string_view operation = "trials";
+  Transaction transaction(*connection_, Transaction::Kind::kRead, operation);
+  std::vector<TrialRecord> trials = read_trials(*connection_, study_id, std::nullopt, operation);
   transaction.commit();
   return trials;
+}
+
+TrialChanges SqliteStorage::trials_changed_since(int64_t study_id, uint64_t cursor) {
+  constexpr std::string_view operation = "trials_changed_since";
+  if (!change_numbers_) return {trials(study_id), 0};
+  Connection& connection = *connection_;
+  Transaction transaction(connection, Transaction::Kind::kRead, operation);
+  TrialChanges changes;
+  // The cursor is the first change number not read yet: 0 reads every trial, those of
+  // version 1 (change number 0) too.
+  changes.trials = read_trials(connection, study_id, static_cast<int64_t>(cursor), operation);
+  Query query(connection, "SELECT COALESCE(MAX(changed), 0) + 1 FROM trials WHERE study_id = ?", operation);
+  query.bind_int(study_id);
+  if (!query.next_row()) connection.fail_sqlite(operation);
+  changes.cursor = static_cast<uint64_t>(query.integer(0));
+  transaction.commit();
+  return changes;
 }
 
 uint64_t SqliteStorage::others_version() {

@@ -49,11 +49,15 @@ class SqliteStorage final : public Storage {
                     const std::map<std::string, double>& metrics, const std::string& error,
                     std::optional<double> finished_at = std::nullopt) override;
   std::vector<TrialRecord> trials(int64_t study_id) override;
+  TrialChanges trials_changed_since(int64_t study_id, uint64_t cursor) override;
   uint64_t others_version() override;  // SQLite's data_version of this connection
   void write_batch(const std::function<void()>& writes) override;
 
  private:
   std::unique_ptr<sqlite_detail::Connection> connection_;
+  // False for a version-1 file opened read-only: it has no change numbers to read by, so
+  // trials_changed_since reads every trial.
+  bool change_numbers_ = true;
 };
 
 }  // namespace gpu_tune::search

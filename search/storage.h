@@ -42,6 +42,12 @@ class StorageUnavailable : public StorageError {
   using StorageError::StorageError;
 };
 
+// The trials of a study that changed after a point, and the point to ask from next time.
+struct TrialChanges {
+  std::vector<TrialRecord> trials;  // whole (steps and attributes), in number order
+  uint64_t cursor = 0;
+};
+
 class Storage {
  public:
   Storage();
@@ -88,6 +94,13 @@ class Storage {
                             const std::map<std::string, double>& metrics, const std::string& error,
                     std::optional<double> finished_at = std::nullopt) = 0;
   virtual std::vector<TrialRecord> trials(int64_t study_id) = 0;
+  // Every trial of the study that a commit changed (started, stepped, given attributes,
+  // finished, failed as stale, queued, claimed) after the read that returned `cursor`, whole,
+  // in number order; cursor 0 reads every trial, and a cursor returned is never 0. Heartbeats
+  // are no change. Applying what a
+  // read returns over what the reads before it returned gives what trials() would: so a
+  // process keeping a copy of a study reads what others changed, not the whole study again.
+  virtual TrialChanges trials_changed_since(int64_t study_id, uint64_t cursor) = 0;
 
   // A number that changes whenever another writer (another Storage object, in this process or
   // another) commits a change; this object's own writes leave it as it is. A reader that keeps

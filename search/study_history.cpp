@@ -12,6 +12,23 @@ void StudyHistory::reset(std::vector<TrialRecord> trials) {
   for (size_t i = 0; i < trials_.size(); ++i) index_[trials_[i].number] = i;
 }
 
+void StudyHistory::merge(std::vector<TrialRecord> changed) {
+  bool in_order = true;
+  for (TrialRecord& trial : changed) {
+    if (const auto known = index_.find(trial.number); known != index_.end()) {
+      trials_[known->second] = std::move(trial);
+      continue;
+    }
+    in_order = in_order && (trials_.empty() || trials_.back().number < trial.number);
+    index_[trial.number] = trials_.size();
+    trials_.push_back(std::move(trial));
+  }
+  if (in_order) return;
+  // Another writer's trial numbered below ones this process started since its last read.
+  std::sort(trials_.begin(), trials_.end(), [](const TrialRecord& a, const TrialRecord& b) { return a.number < b.number; });
+  for (size_t i = 0; i < trials_.size(); ++i) index_[trials_[i].number] = i;
+}
+
 const TrialRecord* StudyHistory::find(int64_t number) const {
   const auto found = index_.find(number);
   return found == index_.end() ? nullptr : &trials_[found->second];
@@ -26,7 +43,7 @@ void StudyHistory::add_started(const TrialRecord& trial) {
     return;
   }
   // Numbers grow, so appending keeps number order unless another writer's trial came in
-  // between (then the next reset puts it in place; only the order of this copy differs).
+  // between (then the merge that reads it puts it in place).
   index_[trial.number] = trials_.size();
   trials_.push_back(trial);
 }

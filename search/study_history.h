@@ -1,8 +1,8 @@
 #pragma once
 // A study's trials as one process knows them: read from storage once, then kept up to date
 // by the process's own writes, applied here as storage applies them. So asking for the next
-// trial or for a pruning decision costs no storage read; the study is read again only when
-// another writer changed it (Storage::others_version).
+// trial or for a pruning decision costs no storage read; when another writer changed the
+// study (Storage::others_version), what changed is read and merged.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -17,6 +17,9 @@ class StudyHistory {
  public:
   // Replaces everything with the trials as stored.
   void reset(std::vector<TrialRecord> trials);
+  // Takes the trials as stored again (Storage::trials_changed_since): each replaces the copy
+  // of that number, or joins in number order.
+  void merge(std::vector<TrialRecord> changed);
 
   // In number order, as Storage::trials returns them.
   const std::vector<TrialRecord>& trials() const { return trials_; }

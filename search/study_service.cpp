@@ -33,7 +33,7 @@ StudyService::StudyService(Storage& storage, StudyInfo study, const SearchSpace&
   });
   others_version_ = writer_.use([](Storage& s) { return s.others_version(); });
   worker_id_ = writer_.use([](Storage& s) { return s.worker_id(); });
-  history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));
+  read_changes_locked();  // no other thread yet
   beat_thread_ = std::thread([this] { heartbeat_loop(); });
 }
 
@@ -129,7 +129,7 @@ int StudyService::recover_interrupted_trials() {
   retry_locked(before);
   if (interrupted > 0) {
     others_version_ = writer_.use([](Storage& s) { return s.others_version(); });
-    history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));
+    read_changes_locked();
     publish_note_locked("resuming: " + std::to_string(interrupted) +
                         " trial(s) left running by a stopped process marked failed");
   }
@@ -150,7 +150,7 @@ void StudyService::retry_locked(const std::vector<TrialRecord>& before) {
   }
   if (enqueued == 0) return;
   writer_.flush();
-  history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));
+  read_changes_locked();
   publish_note_locked(std::to_string(enqueued) + " interrupted trial(s) queued to run again");
 }
 
@@ -160,8 +160,18 @@ void StudyService::refresh_locked(bool wait) {
   const std::optional<uint64_t> version = wait ? writer_.use(read_version) : writer_.try_use(read_version);
   if (!version || *version == others_version_) return;
   writer_.flush();  // this process's queued writes belong in what is read
-  history_.reset(writer_.use([this](Storage& s) { return s.trials(study_.id); }));
+  read_changes_locked();
   others_version_ = *version;
+}
+
+void StudyService::read_changes_locked() {
+  TrialChanges changes = writer_.use([this](Storage& s) { return s.trials_changed_since(study_.id, changes_cursor_); });
+  if (changes_cursor_ == 0) {
+    history_.reset(std::move(changes.trials));
+  } else {
+    history_.merge(std::move(changes.trials));
+  }
+  changes_cursor_ = changes.cursor;
 }
 
 bool StudyService::may_start_locked(const StudyProgress& progress) {

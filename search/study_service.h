@@ -113,6 +113,9 @@ class StudyService final : public TrialReporter {
   // Reads the study again if another writer changed it. Without `wait`, skipped while a
   // commit is under way (the next call looks again).
   void refresh_locked(bool wait = true);
+  // Reads into the history what changed in storage since the last such read (at first, every
+  // trial).
+  void read_changes_locked();
   bool may_start_locked(const StudyProgress& progress);
   void prepare_locked();
   StudyProgress progress_locked();
@@ -149,6 +152,7 @@ class StudyService final : public TrialReporter {
   std::string worker_id_;  // the storage's, read once
   StudyHistory history_;
   uint64_t others_version_ = 0;                   // of the history as read
+  uint64_t changes_cursor_ = 0;                   // Storage::trials_changed_since's, of the last read
   std::unique_ptr<SuggestionQueue> suggestions_;  // null: sampled when asked
   int prepared_ = 0;                              // suggestions to keep ready
   int64_t reserved_ = 0;                          // budget taken by asks waiting for a suggestion

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/search/change_reading.h"
 #include "tests/search/postgres_test_database.h"
 #include "tests/search/temp_directory.h"
 #include "tests/search/writer_processes.h"
@@ -188,6 +189,41 @@ TEST_F(PostgresStorageTest, AResultWrittenDuringAnOutageIsHeldAndCommittedWhenTh
   EXPECT_EQ(trials[0].state, TrialState::kComplete) << "the finished trial's result was lost in the outage";
   EXPECT_EQ(trials[0].metrics.at("test_accuracy"), 0.8);
   EXPECT_EQ(trials[0].steps.size(), 1u);
+}
+
+TEST_F(PostgresStorageTest, ACopyReadByChangesWhileOthersWriteEndsEqualToTheStudy) {
+  testing::expect_a_copy_read_by_changes_to_match([&] { return std::make_unique<PostgresStorage>(url()); });
+}
+
+// A database of schema version 1 (trials without change stamps) is brought to version 2 at
+// open; its old trials are read in full at first, then only what changes.
+TEST_F(PostgresStorageTest, AVersionOneDatabaseIsMigratedAndReadByChanges) {
+  int64_t study = -1;
+  {
+    PostgresStorage storage(url());
+    StudyInfo info;
+    info.name = "old";
+    study = storage.create_or_load_study(info).id;
+    storage.start_trial(study, {{"x", 0.1}}, "cpu", 0);
+    storage.start_trial(study, {{"x", 0.2}}, "cpu", 1);
+  }
+  {
+    PGconn* connection = PQconnectdb(url().c_str());
+    for (const char* sql : {"DROP INDEX trials_by_change", "ALTER TABLE trials DROP COLUMN changed",
+                            "DELETE FROM gpu_tune_schema WHERE version = 2"}) {
+      PGresult* result = PQexec(connection, sql);
+      EXPECT_EQ(PQresultStatus(result), PGRES_COMMAND_OK) << sql << ": " << PQerrorMessage(connection);
+      PQclear(result);
+    }
+    PQfinish(connection);
+  }
+  PostgresStorage storage(url());
+  testing::ChangeReader reader;
+  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{0, 1})) << "trials from version 1";
+  storage.record_step(study, 1, {1, 0.5, {}});
+  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{1}));
+  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{}));
+  EXPECT_EQ(testing::trials_text(reader.trials()), testing::trials_text(storage.trials(study)));
 }
 
 TEST_F(PostgresStorageTest, RefusesADatabaseOfANewerSchema) {

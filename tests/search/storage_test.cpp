@@ -18,6 +18,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "tests/search/change_reading.h"
 #include "tests/search/temp_directory.h"
 #include "tests/search/writer_processes.h"
 #include "search/memory_storage.h"
@@ -457,6 +458,55 @@ TYPED_TEST(StorageTest, AWaitingTrialIsClaimedFirstWithItsOwnParameters) {
   EXPECT_TRUE(s.fail_stale_trials(study, kInterrupted, 60.0, {}).empty()) << "its heartbeat began at the claim";
 }
 
+// Each kind of write marks its trial changed, a heartbeat does not, and the copy made of
+// what changed always equals the study as stored.
+TYPED_TEST(StorageTest, ReadsWhatChangedSinceTheLastReadAndNothingElse) {
+  const int64_t study = this->new_study();
+  const int64_t other_study = this->new_study("other");
+  Storage& s = this->storage();
+  using Numbers = std::vector<int64_t>;
+  testing::ChangeReader reader;
+  const auto read = [&] { return reader.read(s, study); };
+  const auto expect_copy_current = [&](const char* after) {
+    EXPECT_EQ(testing::trials_text(reader.trials()), testing::trials_text(s.trials(study))) << "after " << after;
+  };
+
+  EXPECT_EQ(read(), Numbers{}) << "a new study";
+  for (int i = 0; i < 3; ++i) s.start_trial(study, {{"x", 0.1 * i}}, "cpu", i);
+  s.record_step(study, 0, {1, 0.5, {}});
+  s.finish_trial(study, 1, TrialState::kComplete, 0.25, {{"accuracy", 0.9}}, "");
+  EXPECT_EQ(read(), (Numbers{0, 1, 2}));
+  expect_copy_current("the first read");
+  const uint64_t first_cursor = reader.cursor();
+  EXPECT_GT(first_cursor, 0u);
+  EXPECT_EQ(read(), Numbers{}) << "nothing changed";
+  EXPECT_EQ(reader.cursor(), first_cursor);
+
+  s.heartbeat(study);
+  s.start_trial(other_study, kParams, "cpu", 0);
+  EXPECT_EQ(read(), Numbers{}) << "a heartbeat and another study's trial are no change to this study";
+
+  s.record_step(study, 0, {2, 0.4, {}});
+  EXPECT_EQ(read(), Numbers{0}) << "a step";
+  EXPECT_EQ(reader.trials().at(0).steps.size(), 2u) << "a changed trial is read whole, its earlier step too";
+  s.set_trial_attributes(study, 2, {{"rung_0", 0.3}});
+  EXPECT_EQ(read(), Numbers{2}) << "attributes";
+  s.finish_trial(study, 2, TrialState::kPruned, 0.3, {}, "");
+  EXPECT_EQ(read(), Numbers{2}) << "a finish";
+  s.enqueue_trial(study, {{"x", 0.7}}, {{"retry_of", 1}});
+  EXPECT_EQ(read(), Numbers{3}) << "a queued trial";
+  ASSERT_TRUE(s.claim_trial(study, kParams, "cpu", 5, 100, kInterrupted));
+  EXPECT_EQ(read(), Numbers{3}) << "the queued trial claimed";
+  ASSERT_TRUE(s.claim_trial(study, kParams, "cpu", 6, 100, kInterrupted));
+  EXPECT_EQ(read(), Numbers{4}) << "a new trial claimed";
+  s.record_step(study, 3, {1, 0.9, {}});
+  s.record_step(study, 4, {1, 0.8, {}});
+  EXPECT_EQ(s.fail_stale_trials(study, kInterrupted, 60.0, every_worker_gone), (Numbers{0, 3, 4}));
+  EXPECT_EQ(read(), (Numbers{0, 3, 4})) << "steps, then trials failed as stale";
+  expect_copy_current("every kind of write");
+  EXPECT_EQ(read(), Numbers{});
+}
+
 TEST(ParamJson, KeepsIntegersAndIntegralFloatsApart) {
   const std::string text = params_to_json_text({{"units", int64_t{64}}, {"width", 64.0}, {"bias", true}});
   EXPECT_NE(text.find("\"units\":64,"), std::string::npos) << text;
@@ -564,6 +614,53 @@ TEST(SqliteStorage, OpensAFileFromBeforeAttributes) {
   EXPECT_EQ(reopened.trials(study)[0].attributes.at("rung_0"), 1.0);
 }
 
+// A file of schema version 1 (trials without change numbers) opened for reading reads every
+// trial as changed; opened for writing it is brought to version 2, its old trials read in
+// full at first and then only what changes.
+TEST(SqliteStorage, AVersionOneFileIsReadInFullThenByChanges) {
+  testing::TempDirectory directory{"storage_test"};
+  const fs::path file = directory.path() / "study.db";
+  int64_t study = -1;
+  {
+    SqliteStorage storage(file);
+    study = storage.create_or_load_study(study_named("old")).id;
+    storage.start_trial(study, {{"x", 0.1}}, "cpu", 0);
+    storage.start_trial(study, {{"x", 0.2}}, "cpu", 1);
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  for (const char* sql : {"DROP INDEX trials_by_change", "ALTER TABLE trials DROP COLUMN changed",
+                          "DELETE FROM schema_version", "INSERT INTO schema_version (version) VALUES (1)"}) {
+    ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql << ": " << sqlite3_errmsg(db);
+  }
+  sqlite3_close(db);
+  {
+    SqliteStorage read_only(file, SqliteStorage::Access::kReadOnly);
+    EXPECT_EQ(read_only.trials_changed_since(study, 0).trials.size(), 2u);
+    EXPECT_EQ(read_only.trials_changed_since(study, 5).trials.size(), 2u) << "no change numbers: every trial";
+  }
+  SqliteStorage storage(file);
+  testing::ChangeReader reader;
+  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{0, 1})) << "trials from version 1";
+  storage.record_step(study, 1, {1, 0.5, {}});
+  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{1}));
+  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{}));
+  EXPECT_EQ(testing::trials_text(reader.trials()), testing::trials_text(storage.trials(study)));
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &statement, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(statement), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(statement, 0), 2);
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+}
+
+TEST(SqliteStorage, ACopyReadByChangesWhileOthersWriteEndsEqualToTheStudy) {
+  testing::TempDirectory directory{"storage_test"};
+  const fs::path file = directory.path() / "study.db";
+  testing::expect_a_copy_read_by_changes_to_match([&] { return std::make_unique<SqliteStorage>(file); });
+}
+
 TEST(SqliteStorage, NamesAMissingDirectory) {
   testing::TempDirectory directory{"storage_test"};
   const fs::path missing = directory.path() / "no_such_folder";
@@ -589,7 +686,7 @@ TEST(SqliteStorage, RefusesAFileFromANewerSchema) {
   } catch (const StorageError& e) {
     const std::string message = e.what();
     EXPECT_NE(message.find(file.string()), std::string::npos) << message;
-    EXPECT_NE(message.find("schema version 2"), std::string::npos) << message;
+    EXPECT_NE(message.find("schema version 3"), std::string::npos) << message;
   }
 }
 

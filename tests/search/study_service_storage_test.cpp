@@ -86,6 +86,27 @@ TEST(StudyHistory, AppliesEachWriteAsSqliteStorageDoes) {
   EXPECT_THROW(history.finish(3, TrialState::kRunning, std::nullopt, {}, ""), StorageError);
 }
 
+TEST(StudyHistory, AMergeReplacesKnownTrialsAndPutsNewOnesInNumberOrder) {
+  const auto trial = [](int64_t number, TrialState state) {
+    TrialRecord t;
+    t.number = number;
+    t.state = state;
+    return t;
+  };
+  StudyHistory history;
+  history.reset({trial(0, TrialState::kComplete), trial(1, TrialState::kRunning)});
+  // This process starts trial 3 while another process's trial 2 is not yet read.
+  history.add_started(trial(3, TrialState::kRunning));
+  history.merge({trial(1, TrialState::kComplete), trial(2, TrialState::kRunning), trial(4, TrialState::kRunning)});
+  std::vector<int64_t> numbers;
+  for (const TrialRecord& t : history.trials()) numbers.push_back(t.number);
+  EXPECT_EQ(numbers, (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(history.find(1)->state, TrialState::kComplete) << "the stored trial replaces the copy";
+  for (int64_t number = 0; number <= 4; ++number) EXPECT_EQ(history.find(number)->number, number);
+  history.finish(2, TrialState::kPruned, 0.5, {}, "");  // found where the merge put it
+  EXPECT_EQ(history.trials()[2].state, TrialState::kPruned);
+}
+
 // A storage that counts what it is asked and can be slowed or made to fail.
 class CountingStorage final : public Storage {
  public:
@@ -123,6 +144,12 @@ class CountingStorage final : public Storage {
     reads += 1;
     return inner.trials(id);
   }
+  TrialChanges trials_changed_since(int64_t id, uint64_t cursor) override {
+    reads += 1;
+    TrialChanges changes = inner.trials_changed_since(id, cursor);
+    trials_read += static_cast<int>(changes.trials.size());
+    return changes;
+  }
   uint64_t others_version() override { return version; }
   void write_batch(const std::function<void()>& writes) override {
     batches += 1;
@@ -136,6 +163,7 @@ class CountingStorage final : public Storage {
 
   MemoryStorage inner;
   std::atomic<int> reads{0}, batches{0}, step_writes{0};
+  std::atomic<int> trials_read{0};  // by trials_changed_since
   std::atomic<uint64_t> version{0};  // a test changes it to stand for another writer
   milliseconds write_delay{0};
   bool fail_steps = false;
@@ -338,6 +366,41 @@ TEST(StudyService, AnotherWritersChangeIsReadBeforeTheNextTrialStarts) {
   storage.version = 1;
   EXPECT_FALSE(service.ask("cpu", 1).has_value()) << "the budget of 3 is taken by the other writer's 2";
   EXPECT_EQ(service.progress().running, 3);
+}
+
+TEST(StudyService, ReadsOnlyTheTrialsAnotherWriterChanged) {
+  CountingStorage storage;
+  const StudyInfo study = storage.create_or_load_study(named("changed_only"));
+  const SearchSpace space = one_dimension();
+  RandomSampler sampler(3);
+  // Another process's finished trials, there before this one starts.
+  for (int i = 0; i < 10; ++i) {
+    storage.inner.start_trial(study.id, {{"x", 0.1 * i}}, "elsewhere", 0);
+    storage.inner.finish_trial(study.id, i, TrialState::kComplete, 0.01 * i, {}, "");
+  }
+  StudyService service(storage, study, space, sampler, StudyBudget{20, std::nullopt});
+  EXPECT_EQ(storage.trials_read, 10) << "the first read is the whole study";
+  const std::optional<TrialRequest> mine = service.ask("cpu", 0);
+  ASSERT_TRUE(mine.has_value());
+  // The other process starts trial 11 and reports a step of it; its ten old trials stay
+  // as they were.
+  storage.inner.start_trial(study.id, {{"x", 0.5}}, "elsewhere", 1);
+  storage.inner.record_step(study.id, 11, {1, 0.2, {}});
+  storage.version = 1;
+  storage.trials_read = 0;
+  ASSERT_TRUE(service.ask("cpu", 1).has_value());
+  // The other writer's new trial, and this process's own trial 10 (it changed since the
+  // last read too: this process started it); not the ten old ones.
+  EXPECT_EQ(storage.trials_read, 2) << "the second read took unchanged trials along";
+  EXPECT_EQ(service.progress().running, 3);
+  EXPECT_EQ(service.progress().complete, 10);
+  // What the service knows equals the study as stored: the next read finds only its own
+  // trial 12.
+  storage.version = 2;
+  storage.trials_read = 0;
+  ASSERT_TRUE(service.ask("cpu", 2).has_value());
+  EXPECT_EQ(storage.trials_read, 1);
+  EXPECT_EQ(service.progress().running, 4);
 }
 
 TEST(StudyService, SuggestionsAreSampledAheadOffTheDevicesThread) {
