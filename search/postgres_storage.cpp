@@ -397,8 +397,19 @@ bool finished_before_retry(Connection& connection, int64_t study_id, int64_t num
   return state && is_finished(*state);
 }
 
-void require_running(Connection& connection, int64_t study_id, int64_t number, std::string_view operation) {
-  const std::string state = trial_state(connection, study_id, number, operation);
+// Stamps the trial changed and requires it running, in one statement; a refusal rolls the
+// stamp back with the rest of the transaction. A write transaction stamps every trial it
+// changes with the change counter's value, which it has just raised: writers take turns on
+// the counter's row, so stamps follow the order of commits.
+void stamp_running(Connection& connection, int64_t study_id, int64_t number, std::string_view operation) {
+  const ResultPtr result = connection.exec(
+      operation,
+      "UPDATE trials SET changed = (SELECT counter FROM storage_changes) WHERE study_id = $1 AND number = $2 "
+      "RETURNING state",
+      {integer_text(study_id), integer_text(number)});
+  // No row: trial_state names what is missing, the study or the trial.
+  const std::string state =
+      PQntuples(result.get()) == 0 ? trial_state(connection, study_id, number, operation) : PQgetvalue(result.get(), 0, 0);
   if (state != trial_state_name(TrialState::kRunning)) {
     connection.fail(operation, describe_trial(study_id, study_name(connection, study_id, operation), number) + " is " +
                                    state + ", not running");
@@ -431,14 +442,6 @@ void migrate(Connection& connection) {
 }
 
 // The new running trial's row, inside the caller's write transaction.
-// Stamps the trial with this write transaction's change counter. Writers take turns on the
-// counter's row, so the stamps follow the order of commits.
-void mark_changed(Connection& connection, int64_t study_id, int64_t number, std::string_view operation) {
-  connection.exec(operation,
-                  "UPDATE trials SET changed = (SELECT counter FROM storage_changes) WHERE study_id = $1 AND number = $2",
-                  {integer_text(study_id), integer_text(number)});
-}
-
 TrialRecord insert_trial(Connection& connection, int64_t study_id, const ParamMap& params, const std::string& device,
                          int slot, const std::string& worker, std::string_view operation) {
   TrialRecord trial;
@@ -451,12 +454,11 @@ TrialRecord insert_trial(Connection& connection, int64_t study_id, const ParamMa
   const ResultPtr result = connection.exec(
       operation,
       "INSERT INTO trials (study_id, number, state, params, value, metrics, device, slot, started_at, finished_at, "
-      "error, worker, heartbeat) SELECT $1, COALESCE(MAX(number) + 1, 0), $2, $3, NULL, '{}', $4, $5, $6, NULL, '', "
-      "$7, $6 FROM trials WHERE study_id = $1 RETURNING number",
+      "error, worker, heartbeat, changed) SELECT $1, COALESCE(MAX(number) + 1, 0), $2, $3, NULL, '{}', $4, $5, $6, "
+      "NULL, '', $7, $6, (SELECT counter FROM storage_changes) FROM trials WHERE study_id = $1 RETURNING number",
       {integer_text(study_id), std::string(trial_state_name(TrialState::kRunning)), stored_params(connection, params, operation),
        device, integer_text(slot), real_text(trial.started_at), worker});
   trial.number = Row{result.get(), 0}.integer(0);
-  mark_changed(connection, study_id, trial.number, operation);
   return trial;
 }
 
@@ -551,14 +553,13 @@ std::optional<TrialRecord> PostgresStorage::claim_trial(int64_t study_id, const 
       trial.started_at = unix_time_now();
       connection.exec(operation,
                       "UPDATE trials SET state = $1, device = $2, slot = $3, started_at = $4, worker = $5, "
-                      "heartbeat = $4 WHERE study_id = $6 AND number = $7",
+                      "heartbeat = $4, changed = (SELECT counter FROM storage_changes) WHERE study_id = $6 AND number = $7",
                       {std::string(trial_state_name(TrialState::kRunning)), device, integer_text(slot),
                        real_text(trial.started_at), worker_id(), study, integer_text(trial.number)});
       const ResultPtr attributes = connection.exec(
           operation, "SELECT key, value FROM trial_attributes WHERE study_id = $1 AND number = $2",
           {study, integer_text(trial.number)});
       for (const Row& attribute : rows(attributes)) trial.attributes[attribute.text(0)] = attribute.optional_real(1).value_or(0.0);
-      mark_changed(connection, study_id, trial.number, operation);
       transaction.commit();
       return trial;
     }
@@ -629,10 +630,10 @@ std::vector<int64_t> PostgresStorage::fail_stale_trials(int64_t study_id, const 
     }
     for (const int64_t number : stale) {
       connection.exec(operation,
-                      "UPDATE trials SET state = $1, error = $2, finished_at = $3 WHERE study_id = $4 AND number = $5",
+                      "UPDATE trials SET state = $1, error = $2, finished_at = $3, changed = (SELECT counter FROM "
+                      "storage_changes) WHERE study_id = $4 AND number = $5",
                       {std::string(trial_state_name(TrialState::kFailed)), reason, real_text(now),
                        integer_text(study_id), integer_text(number)});
-      mark_changed(connection, study_id, number, operation);
     }
     transaction.commit();
     return stale;
@@ -646,14 +647,13 @@ void PostgresStorage::record_step(int64_t study_id, int64_t number, const StepRe
   connection.with_reconnect(operation, [&] {
     Transaction transaction(connection, Transaction::Kind::kWrite, operation);
     if (finished_before_retry(connection, study_id, number, operation)) return transaction.commit();
-    require_running(connection, study_id, number, operation);
+    stamp_running(connection, study_id, number, operation);
     // A step reported again replaces the earlier report.
     connection.exec(operation,
                     "INSERT INTO trial_steps (study_id, number, step, value, metrics) VALUES ($1, $2, $3, $4, $5) "
                     "ON CONFLICT (study_id, number, step) DO UPDATE SET value = excluded.value, metrics = excluded.metrics",
                     {integer_text(study_id), integer_text(number), integer_text(step.step), real_text(step.value),
                      metrics_json});
-    mark_changed(connection, study_id, number, operation);
     transaction.commit();
   });
 }
@@ -665,14 +665,13 @@ void PostgresStorage::set_trial_attributes(int64_t study_id, int64_t number,
   connection.with_reconnect(operation, [&] {
     Transaction transaction(connection, Transaction::Kind::kWrite, operation);
     if (finished_before_retry(connection, study_id, number, operation)) return transaction.commit();
-    require_running(connection, study_id, number, operation);
+    stamp_running(connection, study_id, number, operation);
     for (const auto& [key, value] : attributes) {
       connection.exec(operation,
                       "INSERT INTO trial_attributes (study_id, number, key, value) VALUES ($1, $2, $3, $4) "
                       "ON CONFLICT (study_id, number, key) DO UPDATE SET value = excluded.value",
                       {integer_text(study_id), integer_text(number), key, real_text(value)});
     }
-    mark_changed(connection, study_id, number, operation);
     transaction.commit();
   });
 }
@@ -693,13 +692,12 @@ void PostgresStorage::finish_trial(int64_t study_id, int64_t number, TrialState 
       transaction.commit();
       return;
     }
-    require_running(connection, study_id, number, operation);
+    stamp_running(connection, study_id, number, operation);
     connection.exec(operation,
                     "UPDATE trials SET state = $1, value = $2, metrics = $3, error = $4, finished_at = $5 "
                     "WHERE study_id = $6 AND number = $7",
                     {std::string(trial_state_name(state)), optional_real_text(value), metrics_json, error,
                      real_text(ended), integer_text(study_id), integer_text(number)});
-    mark_changed(connection, study_id, number, operation);
     transaction.commit();
   });
 }
@@ -715,15 +713,14 @@ std::vector<TrialRecord> read_trials(Connection& connection, int64_t study_id, s
   auto unreadable = [&](int64_t number, const std::string& what) {
     connection.fail(operation, describe_trial(study_id, name, number) + ": " + what);
   };
-  // Steps and attributes of the trials read: joined to them by number.
-  const std::string changed = changed_from ? " AND t.changed >= $2" : "";
+  const std::string changed = changed_from ? " AND changed >= $2" : "";
   std::vector<std::optional<std::string>> parameters = {integer_text(study_id)};
   if (changed_from) parameters.push_back(integer_text(*changed_from));
   std::vector<TrialRecord> trials;
   const ResultPtr trial_rows = connection.exec(
       operation,
-      ("SELECT t.number, t.state, t.params, t.value, t.metrics, t.device, t.slot, t.started_at, t.finished_at, t.error, "
-       "t.worker FROM trials t WHERE t.study_id = $1" + changed + " ORDER BY t.number").c_str(),
+      ("SELECT number, state, params, value, metrics, device, slot, started_at, finished_at, error, worker "
+       "FROM trials WHERE study_id = $1" + changed + " ORDER BY number").c_str(),
       parameters);
   for (const Row& row : rows(trial_rows)) {
     try {
@@ -732,11 +729,21 @@ std::vector<TrialRecord> read_trials(Connection& connection, int64_t study_id, s
       unreadable(row.integer(0), e.what());
     }
   }
+  if (trials.empty()) return trials;
+  // The changed trials' steps and attributes by their numbers (the primary keys' order), so
+  // a read costs what changed, not the study's size.
+  std::string of_changed;
+  if (changed_from) {
+    std::string numbers = "{";
+    for (const TrialRecord& t : trials) numbers += (numbers.size() > 1 ? "," : "") + std::to_string(t.number);
+    parameters[1] = numbers + "}";
+    of_changed = " AND number = ANY($2::bigint[])";
+  }
   // Both lists are ordered by number, so one pass pairs each step (attribute) with its trial.
   const ResultPtr step_rows = connection.exec(
       operation,
-      ("SELECT s.number, s.step, s.value, s.metrics FROM trial_steps s JOIN trials t ON t.study_id = s.study_id AND "
-       "t.number = s.number WHERE s.study_id = $1" + changed + " ORDER BY s.number, s.step").c_str(),
+      ("SELECT number, step, value, metrics FROM trial_steps WHERE study_id = $1" + of_changed +
+       " ORDER BY number, step").c_str(),
       parameters);
   TrialCursor step_cursor(trials);
   for (const Row& row : rows(step_rows)) {
@@ -750,9 +757,7 @@ std::vector<TrialRecord> read_trials(Connection& connection, int64_t study_id, s
     }
   }
   const ResultPtr attribute_rows = connection.exec(
-      operation,
-      ("SELECT a.number, a.key, a.value FROM trial_attributes a JOIN trials t ON t.study_id = a.study_id AND "
-       "t.number = a.number WHERE a.study_id = $1" + changed + " ORDER BY a.number").c_str(),
+      operation, ("SELECT number, key, value FROM trial_attributes WHERE study_id = $1" + of_changed + " ORDER BY number").c_str(),
       parameters);
   TrialCursor attribute_cursor(trials);
   for (const Row& row : rows(attribute_rows)) {

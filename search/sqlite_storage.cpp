@@ -943,14 +943,21 @@ std::vector<TrialRecord> read_trials(Connection& connection, int64_t study_id, s
   auto unreadable = [&](int64_t number, const std::string& what) {
     connection.fail(operation, describe_trial(study_id, name, number) + ": " + what);
   };
-  // Steps and attributes of the trials read: joined to them by number.
+  // The changed trials are found by their change number (index trials_by_change), and their
+  // steps and attributes by trial number: a read costs what changed, not the study's size.
   const std::string changed = changed_from ? " AND t.changed >= ?" : "";
+  const std::string of_changed =
+      changed_from ? " AND number IN (SELECT number FROM trials WHERE study_id = ? AND changed >= ?)" : "";
   const auto bind = [&](Query& query) {
     query.bind_int(study_id);
-    if (changed_from) query.bind_int(*changed_from);
+    if (changed_from) query.bind_int(study_id).bind_int(*changed_from);
   };
   std::vector<TrialRecord> trials;
   {
+    const auto bind_trials = [&](Query& query) {
+      query.bind_int(study_id);
+      if (changed_from) query.bind_int(*changed_from);
+    };
     Query query(connection,
                 ("SELECT t.number, t.state, t.params, t.value, t.metrics, t.device, t.slot, t.started_at, "
                  "t.finished_at, t.error, h.worker FROM trials t LEFT JOIN trial_heartbeats h "
@@ -958,7 +965,7 @@ std::vector<TrialRecord> read_trials(Connection& connection, int64_t study_id, s
                  changed + " ORDER BY t.number")
                     .c_str(),
                 operation);
-    bind(query);
+    bind_trials(query);
     while (query.next_row()) {
       try {
         trials.push_back(decode_trial_row(query));
@@ -967,11 +974,11 @@ std::vector<TrialRecord> read_trials(Connection& connection, int64_t study_id, s
       }
     }
   }
+  if (trials.empty()) return trials;
   {
     Query query(connection,
-                ("SELECT s.number, s.step, s.value, s.metrics FROM trial_steps s JOIN trials t "
-                 "ON t.study_id = s.study_id AND t.number = s.number WHERE s.study_id = ?" +
-                 changed + " ORDER BY s.number, s.step")
+                ("SELECT number, step, value, metrics FROM trial_steps WHERE study_id = ?" + of_changed +
+                 " ORDER BY number, step")
                     .c_str(),
                 operation);
     bind(query);
@@ -990,9 +997,7 @@ std::vector<TrialRecord> read_trials(Connection& connection, int64_t study_id, s
   }
   {
     Query query(connection,
-                ("SELECT a.number, a.key, a.value FROM trial_attributes a JOIN trials t "
-                 "ON t.study_id = a.study_id AND t.number = a.number WHERE a.study_id = ?" +
-                 changed + " ORDER BY a.number")
+                ("SELECT number, key, value FROM trial_attributes WHERE study_id = ?" + of_changed + " ORDER BY number")
                     .c_str(),
                 operation);
     bind(query);
