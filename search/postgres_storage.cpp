@@ -263,6 +263,10 @@ class Connection {
   // Counts the changes this object committed, so others_version can leave them out.
   void add_own_change() { ++own_changes_; }
   uint64_t own_changes() const { return own_changes_; }
+  // The change counter's value that the open write transaction raised it to: the stamp of
+  // every trial the transaction changes.
+  void set_change_stamp(int64_t stamp) { change_stamp_ = stamp; }
+  std::string change_stamp() const { return std::to_string(change_stamp_); }
 
  private:
   std::string url_;
@@ -273,6 +277,7 @@ class Connection {
   bool retrying_ = false;
   bool lost_before_ = false;  // the last operation ended with the connection lost
   uint64_t own_changes_ = 0;
+  int64_t change_stamp_ = 0;
 };
 
 }  // namespace postgres_detail
@@ -321,7 +326,9 @@ class Transaction {
     if (kind == Kind::kWrite) {
       connection_.exec(operation_, "BEGIN");
       open_ = true;
-      connection_.exec(operation_, "UPDATE storage_changes SET counter = counter + 1");
+      const ResultPtr raised = connection_.exec(operation_, "UPDATE storage_changes SET counter = counter + 1 RETURNING counter");
+      if (PQntuples(raised.get()) != 1) connection_.fail(operation_, "the change counter has no row");
+      connection_.set_change_stamp(std::stoll(PQgetvalue(raised.get(), 0, 0)));
       writes_ = true;
     } else {
       connection_.exec(operation_, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -404,9 +411,8 @@ bool finished_before_retry(Connection& connection, int64_t study_id, int64_t num
 void stamp_running(Connection& connection, int64_t study_id, int64_t number, std::string_view operation) {
   const ResultPtr result = connection.exec(
       operation,
-      "UPDATE trials SET changed = (SELECT counter FROM storage_changes) WHERE study_id = $1 AND number = $2 "
-      "RETURNING state",
-      {integer_text(study_id), integer_text(number)});
+      "UPDATE trials SET changed = $3 WHERE study_id = $1 AND number = $2 RETURNING state",
+      {integer_text(study_id), integer_text(number), connection.change_stamp()});
   // No row: trial_state names what is missing, the study or the trial.
   const std::string state =
       PQntuples(result.get()) == 0 ? trial_state(connection, study_id, number, operation) : PQgetvalue(result.get(), 0, 0);
@@ -455,9 +461,9 @@ TrialRecord insert_trial(Connection& connection, int64_t study_id, const ParamMa
       operation,
       "INSERT INTO trials (study_id, number, state, params, value, metrics, device, slot, started_at, finished_at, "
       "error, worker, heartbeat, changed) SELECT $1, COALESCE(MAX(number) + 1, 0), $2, $3, NULL, '{}', $4, $5, $6, "
-      "NULL, '', $7, $6, (SELECT counter FROM storage_changes) FROM trials WHERE study_id = $1 RETURNING number",
+      "NULL, '', $7, $6, $8 FROM trials WHERE study_id = $1 RETURNING number",
       {integer_text(study_id), std::string(trial_state_name(TrialState::kRunning)), stored_params(connection, params, operation),
-       device, integer_text(slot), real_text(trial.started_at), worker});
+       device, integer_text(slot), real_text(trial.started_at), worker, connection.change_stamp()});
   trial.number = Row{result.get(), 0}.integer(0);
   return trial;
 }
@@ -553,9 +559,10 @@ std::optional<TrialRecord> PostgresStorage::claim_trial(int64_t study_id, const 
       trial.started_at = unix_time_now();
       connection.exec(operation,
                       "UPDATE trials SET state = $1, device = $2, slot = $3, started_at = $4, worker = $5, "
-                      "heartbeat = $4, changed = (SELECT counter FROM storage_changes) WHERE study_id = $6 AND number = $7",
+                      "heartbeat = $4, changed = $8 WHERE study_id = $6 AND number = $7",
                       {std::string(trial_state_name(TrialState::kRunning)), device, integer_text(slot),
-                       real_text(trial.started_at), worker_id(), study, integer_text(trial.number)});
+                       real_text(trial.started_at), worker_id(), study, integer_text(trial.number),
+                       connection.change_stamp()});
       const ResultPtr attributes = connection.exec(
           operation, "SELECT key, value FROM trial_attributes WHERE study_id = $1 AND number = $2",
           {study, integer_text(trial.number)});
@@ -630,10 +637,10 @@ std::vector<int64_t> PostgresStorage::fail_stale_trials(int64_t study_id, const 
     }
     for (const int64_t number : stale) {
       connection.exec(operation,
-                      "UPDATE trials SET state = $1, error = $2, finished_at = $3, changed = (SELECT counter FROM "
-                      "storage_changes) WHERE study_id = $4 AND number = $5",
+                      "UPDATE trials SET state = $1, error = $2, finished_at = $3, changed = $6 "
+                      "WHERE study_id = $4 AND number = $5",
                       {std::string(trial_state_name(TrialState::kFailed)), reason, real_text(now),
-                       integer_text(study_id), integer_text(number)});
+                       integer_text(study_id), integer_text(number), connection.change_stamp()});
     }
     transaction.commit();
     return stale;
