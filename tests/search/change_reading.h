@@ -67,6 +67,17 @@ class ChangeReader {
   uint64_t cursor_ = 0;
 };
 
+// A study brought from schema version 1 holding trials 0 and 1 (change number 0): the first
+// read takes both, a step of trial 1 is then read alone, and the copy equals the study.
+inline void expect_old_trials_read_then_only_changes(search::Storage& storage, int64_t study) {
+  ChangeReader reader;
+  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{0, 1})) << "trials from version 1";
+  storage.record_step(study, 1, {1, 0.5, {}});
+  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{1}));
+  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{}));
+  EXPECT_EQ(trials_text(reader.trials()), trials_text(storage.trials(study)));
+}
+
 // Writers on their own connections (threads) start, step, give attributes to and finish
 // trials while a reader on another connection keeps a copy by reading what changed; the copy
 // must end equal to the study as stored. `open` opens a new connection to one storage.

@@ -218,12 +218,7 @@ TEST_F(PostgresStorageTest, AVersionOneDatabaseIsMigratedAndReadByChanges) {
     PQfinish(connection);
   }
   PostgresStorage storage(url());
-  testing::ChangeReader reader;
-  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{0, 1})) << "trials from version 1";
-  storage.record_step(study, 1, {1, 0.5, {}});
-  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{1}));
-  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{}));
-  EXPECT_EQ(testing::trials_text(reader.trials()), testing::trials_text(storage.trials(study)));
+  testing::expect_old_trials_read_then_only_changes(storage, study);
 }
 
 TEST_F(PostgresStorageTest, RefusesADatabaseOfANewerSchema) {

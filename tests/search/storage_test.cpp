@@ -640,12 +640,7 @@ TEST(SqliteStorage, AVersionOneFileIsReadInFullThenByChanges) {
     EXPECT_EQ(read_only.trials_changed_since(study, 5).trials.size(), 2u) << "no change numbers: every trial";
   }
   SqliteStorage storage(file);
-  testing::ChangeReader reader;
-  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{0, 1})) << "trials from version 1";
-  storage.record_step(study, 1, {1, 0.5, {}});
-  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{1}));
-  EXPECT_EQ(reader.read(storage, study), (std::vector<int64_t>{}));
-  EXPECT_EQ(testing::trials_text(reader.trials()), testing::trials_text(storage.trials(study)));
+  testing::expect_old_trials_read_then_only_changes(storage, study);
   ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* statement = nullptr;
   ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT MAX(version) FROM schema_version", -1, &statement, nullptr), SQLITE_OK);
