@@ -29,6 +29,15 @@ void StudyHistory::merge(std::vector<TrialRecord> changed) {
   for (size_t i = 0; i < trials_.size(); ++i) index_[trials_[i].number] = i;
 }
 
+void StudyHistory::apply(TrialChanges changes) {
+  if (changes_cursor_ == 0) {
+    reset(std::move(changes.trials));
+  } else {
+    merge(std::move(changes.trials));
+  }
+  changes_cursor_ = changes.cursor;
+}
+
 const TrialRecord* StudyHistory::find(int64_t number) const {
   const auto found = index_.find(number);
   return found == index_.end() ? nullptr : &trials_[found->second];

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "search/storage.h"
 #include "search/trial.h"
 
 namespace gpu_tune::search {
@@ -20,6 +21,10 @@ class StudyHistory {
   // Takes the trials as stored again (Storage::trials_changed_since): each replaces the copy
   // of that number, or joins in number order.
   void merge(std::vector<TrialRecord> changed);
+  // Applies a read of what changed since changes_cursor(): the first read (cursor 0) replaces
+  // everything, a later one merges; then keeps the read's cursor for the next.
+  void apply(TrialChanges changes);
+  uint64_t changes_cursor() const { return changes_cursor_; }
 
   // In number order, as Storage::trials returns them.
   const std::vector<TrialRecord>& trials() const { return trials_; }
@@ -38,6 +43,7 @@ class StudyHistory {
 
   std::vector<TrialRecord> trials_;
   std::map<int64_t, size_t> index_;  // number -> position in trials_
+  uint64_t changes_cursor_ = 0;      // Storage::trials_changed_since's, of the last apply
 };
 
 }  // namespace gpu_tune::search

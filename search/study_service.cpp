@@ -165,13 +165,8 @@ void StudyService::refresh_locked(bool wait) {
 }
 
 void StudyService::read_changes_locked() {
-  TrialChanges changes = writer_.use([this](Storage& s) { return s.trials_changed_since(study_.id, changes_cursor_); });
-  if (changes_cursor_ == 0) {
-    history_.reset(std::move(changes.trials));
-  } else {
-    history_.merge(std::move(changes.trials));
-  }
-  changes_cursor_ = changes.cursor;
+  history_.apply(
+      writer_.use([this](Storage& s) { return s.trials_changed_since(study_.id, history_.changes_cursor()); }));
 }
 
 bool StudyService::may_start_locked(const StudyProgress& progress) {

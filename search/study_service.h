@@ -152,7 +152,6 @@ class StudyService final : public TrialReporter {
   std::string worker_id_;  // the storage's, read once
   StudyHistory history_;
   uint64_t others_version_ = 0;                   // of the history as read
-  uint64_t changes_cursor_ = 0;                   // Storage::trials_changed_since's, of the last read
   std::unique_ptr<SuggestionQueue> suggestions_;  // null: sampled when asked
   int prepared_ = 0;                              // suggestions to keep ready
   int64_t reserved_ = 0;                          // budget taken by asks waiting for a suggestion

@@ -48,23 +48,17 @@ class ChangeReader {
  public:
   // Reads what changed since the last read (everything at first); returns the numbers read.
   std::vector<int64_t> read(search::Storage& storage, int64_t study) {
-    search::TrialChanges changes = storage.trials_changed_since(study, cursor_);
+    search::TrialChanges changes = storage.trials_changed_since(study, copy_.changes_cursor());
     std::vector<int64_t> numbers;
     for (const search::TrialRecord& t : changes.trials) numbers.push_back(t.number);
-    if (cursor_ == 0) {
-      copy_.reset(std::move(changes.trials));
-    } else {
-      copy_.merge(std::move(changes.trials));
-    }
-    cursor_ = changes.cursor;
+    copy_.apply(std::move(changes));
     return numbers;
   }
   const std::vector<search::TrialRecord>& trials() const { return copy_.trials(); }
-  uint64_t cursor() const { return cursor_; }
+  uint64_t cursor() const { return copy_.changes_cursor(); }
 
  private:
   search::StudyHistory copy_;
-  uint64_t cursor_ = 0;
 };
 
 // A study brought from schema version 1 holding trials 0 and 1 (change number 0): the first
