@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -19,6 +20,7 @@
 #include "apps/tune_command.h"
 #include "search/study_progress.h"
 #include "tests/apps/study_folder_test.h"
+#include "tests/apps/tune_process.h"
 #ifdef GPU_TUNE_HAVE_POSTGRES
 #include "tests/search/postgres_test_database.h"
 #endif
@@ -161,12 +163,20 @@ workers: {heartbeat: 0.5s, grace: 30s}
 space:
   x: {distribution: uniform, low: -2, high: 2}
 )");
-  const fs::path script = write("objective.sh", "sleep 0.05\necho \"$GPU_TUNE_X\"\n");
+  // Trials from number 100 on wait while `hold` exists, so that the kill below comes while
+  // the victim has trials running, however fast or slow the processes run (racing a free
+  // study to its end, the poll could miss every moment it asked for on a loaded machine).
+  const fs::path hold = write("hold", "");
+  const fs::path script =
+      write("objective.sh", "if [ \"$GPU_TUNE_TRIAL_NUMBER\" -ge 100 ]; then\n"
+                            "  while [ -e '" + hold.string() + "' ]; do sleep 0.02; done\n"
+                            "fi\n"
+                            "sleep 0.05\necho \"$GPU_TUNE_X\"\n");
   const std::vector<std::string> args = {"tune", study.string(), "--storage", storage_,
                                          "--objective-command", "sh " + script.string(), "--no-progress"};
   std::vector<pid_t> workers;
   for (int w = 0; w < 3; ++w) workers.push_back(spawn(args, dir_ / ("worker" + std::to_string(w) + ".log")));
-  // Kill the first once a third of the budget is complete and it has trials running.
+  // Kill the first once 100 trials are complete and it has trials running.
   const std::string victim = ":" + std::to_string(workers[0]) + ":";
   const bool victim_busy = wait_for(
       "load",
@@ -176,14 +186,20 @@ space:
                  return t.state == search::TrialState::kRunning && t.worker.find(victim) != std::string::npos;
                });
       },
-      std::chrono::seconds(120));
+      std::chrono::seconds(50));
   ASSERT_TRUE(victim_busy && kill(workers[0], SIGKILL) == 0)
-      << "the first worker never had trials running after 100 were complete";
+      << "the first worker never had trials running after 100 were complete\n"
+      << file_text(dir_ / "worker0.log");
   int status = 0;
   waitpid(workers[0], &status, 0);
+  fs::remove(hold);
+  // The waits stay within ctest's limit (1,200 s) at the sanitizers' time scale of 10, so
+  // that a hang is reported with the workers' logs instead of cut off.
   for (size_t w = 1; w < workers.size(); ++w) {
-    waitpid(workers[w], &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << file_text(dir_ / ("worker" + std::to_string(w) + ".log"));
+    const fs::path log = dir_ / ("worker" + std::to_string(w) + ".log");
+    const std::optional<int> exited = testing::wait_for_exit(workers[w], std::chrono::seconds(25));
+    ASSERT_TRUE(exited) << "worker " << w << " did not finish within 25 s of the kill\n" << file_text(log);
+    EXPECT_TRUE(WIFEXITED(*exited) && WEXITSTATUS(*exited) == 0) << file_text(log);
   }
   const auto trials = trials_of("load");
   const search::StudyProgress progress = search::summarize(trials, search::Direction::kMinimize);
