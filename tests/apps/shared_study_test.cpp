@@ -178,18 +178,26 @@ space:
   for (int w = 0; w < 3; ++w) workers.push_back(spawn(args, dir_ / ("worker" + std::to_string(w) + ".log")));
   // Kill the first once 100 trials are complete and it has trials running.
   const std::string victim = ":" + std::to_string(workers[0]) + ":";
+  std::string last_seen = "nothing read yet";  // what the poll saw last, for a failure to show
   const bool victim_busy = wait_for(
       "load",
       [&](const std::vector<search::TrialRecord>& trials) {
-        return complete_count(trials) >= 100 &&
-               std::any_of(trials.begin(), trials.end(), [&](const search::TrialRecord& t) {
-                 return t.state == search::TrialState::kRunning && t.worker.find(victim) != std::string::npos;
-               });
+        int running = 0, victims = 0;
+        for (const search::TrialRecord& t : trials) {
+          if (t.state != search::TrialState::kRunning) continue;
+          ++running;
+          if (t.worker.find(victim) != std::string::npos) ++victims;
+        }
+        last_seen = std::to_string(trials.size()) + " trials, " + std::to_string(complete_count(trials)) +
+                    " complete, " + std::to_string(running) + " running, " + std::to_string(victims) +
+                    " of them the first worker's";
+        return complete_count(trials) >= 100 && victims > 0;
       },
       std::chrono::seconds(50));
   ASSERT_TRUE(victim_busy && kill(workers[0], SIGKILL) == 0)
-      << "the first worker never had trials running after 100 were complete\n"
-      << file_text(dir_ / "worker0.log");
+      << "the first worker never had trials running after 100 were complete; last seen: " << last_seen
+      << "\nfirst worker's log:\n" << file_text(dir_ / "worker0.log")
+      << "\nsecond worker's log:\n" << file_text(dir_ / "worker1.log");
   int status = 0;
   waitpid(workers[0], &status, 0);
   fs::remove(hold);
