@@ -90,9 +90,10 @@ std::string resume_command(const TuneOptions& options, const search::StorageLoca
 }
 
 // "trial 3 (value 0.3121): batch=64 lr=0.00231", or nothing before a trial completes.
-std::string best_trial_line(search::Storage& storage, const search::StudyInfo& info, const search::StudyProgress& progress) {
+std::string best_trial_line(const std::vector<search::TrialRecord>& trials, const search::StudyInfo& info,
+                            const search::StudyProgress& progress) {
   if (progress.best_trial < 0) return "";
-  for (const search::TrialRecord& t : storage.trials(info.id)) {
+  for (const search::TrialRecord& t : trials) {
     if (t.number != progress.best_trial) continue;
     std::string text = "best: trial " + std::to_string(t.number) + " (" + info.metric + " " +
                        search::to_display_string(*t.value) + "):";
@@ -151,8 +152,8 @@ void require_slots_fit_memory(const std::vector<TuneDevice>& devices, const std:
 }
 
 // Why every trial failed, from the first failure, for the exit message.
-std::string first_failure(search::Storage& storage, const search::StudyInfo& info) {
-  for (const search::TrialRecord& t : storage.trials(info.id))
+std::string first_failure(const std::vector<search::TrialRecord>& trials) {
+  for (const search::TrialRecord& t : trials)
     if (t.state == search::TrialState::kFailed && t.error != search::kInterruptedError)
       return "trial " + std::to_string(t.number) + ": " + t.error;
   return "";
@@ -446,7 +447,8 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
     for (const auto& objective : objectives) workers.push_back(objective.get());
     const search::StudyProgress final_progress = runner.run(workers);
     progress.close();
-    const std::string best = best_trial_line(storage, info, final_progress);
+    // From the runner, not the storage: the runner's threads may still be using it.
+    const std::string best = best_trial_line(runner.trials(), info, final_progress);
     if (options.json) {
       std::optional<std::string> stopped_by, resume;
       if (interrupt_requested()) {
@@ -474,7 +476,7 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
                             final_progress.failed > final_progress.interrupted;
     if (all_failed) {
       log << "gpu_tune tune: error: every trial of study '" << info.name << "' failed; the first: "
-          << first_failure(storage, info) << "\n";
+          << first_failure(runner.trials()) << "\n";
       return kAllTrialsFailed;
     }
     return 0;

@@ -28,6 +28,8 @@ class StudyRunner final : public TrialReporter {
   using ProgressCallback = StudyService::ProgressCallback;
 
   // pruner: null for none (every trial runs to its own end); otherwise it must outlive run().
+  // The storage is the runner's while it lives (StudyService): read the trials through
+  // trials(), not from the storage.
   StudyRunner(Storage& storage, StudyInfo study, const SearchSpace& space, Sampler& sampler, StudyBudget budget,
               ProgressCallback on_progress = {}, const Pruner* pruner = nullptr);
 
@@ -52,6 +54,8 @@ class StudyRunner final : public TrialReporter {
 
   // Whether the last run() ended because the stop condition held (not the budget).
   bool stopped() const { return stopped_; }
+  // The study's trials as the last run() left them (StudyService::trials).
+  std::vector<TrialRecord> trials() const { return service_.trials(); }
 
   bool report(int64_t number, const StepRecord& step) override { return service_.report(number, step); }
   void finish(int64_t number, const TrialOutcome& outcome) override { service_.finish(number, outcome); }

@@ -368,6 +368,11 @@ int64_t StudyService::in_flight() const {
   return static_cast<int64_t>(in_flight_.size());
 }
 
+std::vector<TrialRecord> StudyService::trials() const {
+  std::lock_guard lock(mutex_);
+  return history_.trials();
+}
+
 StudyProgress StudyService::progress() {
   std::lock_guard lock(mutex_);
   return progress_locked();

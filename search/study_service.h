@@ -29,6 +29,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "search/objective.h"
 #include "search/pruner.h"
@@ -51,7 +52,10 @@ class StudyService final : public TrialReporter {
   using ProgressCallback = std::function<void(const StudyProgress& progress, const std::string& event)>;
 
   // pruner: null for none; otherwise it must outlive the service, as must the rest. Reads
-  // the study's trials from storage.
+  // the study's trials from storage. The storage is the service's while it lives: its
+  // heartbeat and writer threads use it at any moment, and a storage connection serves one
+  // thread at a time, so nobody else may use that storage object meanwhile (read the
+  // trials through trials()).
   StudyService(Storage& storage, StudyInfo study, const SearchSpace& space, Sampler& sampler, StudyBudget budget,
                ProgressCallback on_progress = {}, const Pruner* pruner = nullptr);
   ~StudyService() override;  // commits what is queued
@@ -106,6 +110,9 @@ class StudyService final : public TrialReporter {
   // Trials this service started that have not finished.
   int64_t in_flight() const;
   StudyProgress progress();
+  // The study's trials as this service knows them: its own as written, the others' as of its
+  // last read (the one progress() counts).
+  std::vector<TrialRecord> trials() const;
   const StudyInfo& study() const { return study_; }
 
  private:

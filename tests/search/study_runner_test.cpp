@@ -1,6 +1,7 @@
 // The study runner against a fake objective: budgets, durable records, resume.
 #include "search/study_runner.h"
 #include "tests/search/study_fixtures.h"
+#include "tests/search/change_reading.h"
 
 #include <gtest/gtest.h>
 
@@ -70,6 +71,25 @@ TEST(StudyRunner, RunsExactlyTheBudgetAndRecordsEverything) {
     best = std::min(best, *t.value);
   }
   EXPECT_DOUBLE_EQ(*progress.best_value, best);
+}
+
+TEST(StudyRunner, ItsTrialsAfterARunAreTheStudyAsStored) {
+  // What the command that ran the study prints (the best trial, the first failure) comes
+  // from here, not from the storage, which the runner's threads may still be using.
+  MemoryStorage storage;
+  const StudyInfo study = storage.create_or_load_study(named("s"));
+  const TrialRecord earlier = storage.start_trial(study.id, {{"x", 0.25}}, "fake", 0);
+  storage.finish_trial(study.id, earlier.number, TrialState::kComplete, 0.0625, {}, "");
+  const SearchSpace space = one_dimension();
+  RandomSampler sampler(3);
+  FakeObjective objective(2);
+  objective.fail_number = 3;
+  StudyRunner runner(storage, study, space, sampler, StudyBudget{6, std::nullopt});
+  runner.run(objective);
+  const std::vector<TrialRecord> trials = runner.trials();
+  ASSERT_EQ(trials.size(), 6u) << "the earlier trial and the five this run started";
+  EXPECT_EQ(trials[3].error, "boom");
+  EXPECT_EQ(testing::trials_text(trials), testing::trials_text(storage.trials(study.id)));
 }
 
 TEST(StudyRunner, ResumeFailsInterruptedTrialsAndCountsOnlyWhatIsDone) {
