@@ -3,7 +3,6 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
-#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -14,6 +13,7 @@
 #include <thread>
 #include <utility>
 
+#include "search/connection_claim.h"
 #include "search/param_json.h"
 #include "search/storage_rows.h"
 #include "search/storage_url.h"
@@ -184,7 +184,7 @@ class Connection {
   }
   template <typename Operation>
   auto with_reconnect_for(double seconds, std::string_view operation_name, Operation&& operation) {
-    const ThreadClaim claim(*this, operation_name);
+    const ConnectionClaim claim(user_, [&](const char* problem) { fail(operation_name, problem); });
     if (in_batch_) return operation();
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -262,31 +262,6 @@ class Connection {
     fail(operation, message);
   }
 
-  // Held by the thread inside an operation. libpq serves a connection to one thread at a
-  // time: a second thread in it at once would take the first's results, or wait for one
-  // that never comes. That misuse (a storage object used beside the study service that owns
-  // it) is refused by name instead. The same thread may enter again (a write batch's writes).
-  class ThreadClaim {
-   public:
-    ThreadClaim(Connection& connection, std::string_view operation) : connection_(connection) {
-      std::thread::id free;
-      if (connection.user_.compare_exchange_strong(free, std::this_thread::get_id())) {
-        owner_ = true;
-      } else if (free != std::this_thread::get_id()) {
-        connection.fail(operation, "the storage object is in use by another thread (it serves one thread at a time)");
-      }
-    }
-    ~ThreadClaim() {
-      if (owner_) connection_.user_.store(std::thread::id());
-    }
-    ThreadClaim(const ThreadClaim&) = delete;
-    ThreadClaim& operator=(const ThreadClaim&) = delete;
-
-   private:
-    Connection& connection_;
-    bool owner_ = false;
-  };
-
   // Counts the changes this object committed, so others_version can leave them out.
   void add_own_change() { ++own_changes_; }
   uint64_t own_changes() const { return own_changes_; }
@@ -305,7 +280,7 @@ class Connection {
   bool lost_before_ = false;  // the last operation ended with the connection lost
   uint64_t own_changes_ = 0;
   int64_t change_stamp_ = 0;
-  std::atomic<std::thread::id> user_{};  // the thread inside an operation (ThreadClaim)
+  std::atomic<std::thread::id> user_{};  // the thread inside an operation (ConnectionClaim)
 };
 
 }  // namespace postgres_detail

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "search/connection_claim.h"
 #include "search/param_json.h"
 #include "search/storage_rows.h"
 
@@ -142,6 +143,11 @@ class Connection {
     fail(operation, problem);
   }
 
+  // The connection for this thread while the claim lives (connection_claim.h).
+  ConnectionClaim claim(std::string_view operation) {
+    return ConnectionClaim(user_, [&](const char* problem) { fail(operation, problem); });
+  }
+
   // Inside write_batch, the batch's transaction holds every write: each operation's own
   // transaction is then only part of it.
   bool in_batch() const { return in_batch_; }
@@ -167,6 +173,7 @@ class Connection {
   DatabasePtr db_;
   std::unordered_map<std::string, StatementPtr> statements_;  // destroyed before db_
   bool in_batch_ = false;
+  std::atomic<std::thread::id> user_{};  // the thread inside an operation (claim)
 };
 
 }  // namespace sqlite_detail
@@ -252,7 +259,7 @@ class Transaction {
  public:
   enum class Kind { kRead, kWrite };
   Transaction(Connection& connection, Kind kind, std::string_view operation)
-      : connection_(connection), operation_(operation), nested_(connection.in_batch()) {
+      : claim_(connection.claim(operation)), connection_(connection), operation_(operation), nested_(connection.in_batch()) {
     if (!nested_) connection_.exec(kind == Kind::kWrite ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED", operation_);
   }
   ~Transaction() {
@@ -270,6 +277,7 @@ class Transaction {
   }
 
  private:
+  const ConnectionClaim claim_;  // first: held until the transaction has ended
   Connection& connection_;
   std::string_view operation_;
   const bool nested_;
@@ -642,6 +650,7 @@ StudyInfo SqliteStorage::create_or_load_study(const StudyInfo& requested) {
 }
 
 std::optional<StudyInfo> SqliteStorage::find_study(const std::string& name) {
+  const ConnectionClaim claim = connection_->claim("find_study");
   return select_study_by_name(*connection_, name, "find_study");
 }
 
@@ -1041,6 +1050,7 @@ TrialChanges SqliteStorage::trials_changed_since(int64_t study_id, uint64_t curs
 
 uint64_t SqliteStorage::others_version() {
   constexpr std::string_view operation = "others_version";
+  const ConnectionClaim claim = connection_->claim(operation);
   Query query(*connection_, "PRAGMA data_version", operation);
   if (!query.next_row()) connection_->fail(operation, "PRAGMA data_version returned no row");
   return static_cast<uint64_t>(query.integer(0));

@@ -16,6 +16,7 @@
 
 #include "tests/search/change_reading.h"
 #include "tests/search/postgres_test_database.h"
+#include "tests/search/second_thread_check.h"
 #include "tests/search/temp_directory.h"
 #include "tests/search/writer_processes.h"
 #include "search/postgres_storage.h"
@@ -136,33 +137,9 @@ TEST_F(PostgresStorageTest, AnotherConnectionsWriteChangesTheVersionAndOwnWrites
 
 TEST_F(PostgresStorageTest, ASecondThreadInsideAnOperationIsRefusedByNameAndTheFirstFinishes) {
   // libpq serves a connection to one thread at a time; two at once took each other's results
-  // or waited forever (a study's heartbeat thread beside a read from the command that ran it).
+  // or waited forever (a study's heartbeat thread beside a read by the command that ran it).
   PostgresStorage storage(url());
-  const int64_t id = storage.create_or_load_study(study_named("shared")).id;
-  storage.start_trial(id, kParams, "cpu", 0);
-  std::atomic<bool> inside{false}, release{false};
-  std::vector<int64_t> stale;
-  // fail_stale_trials asks is_dead about the running trial inside its transaction: the
-  // thread waits there, in the middle of the operation.
-  std::thread first([&] {
-    stale = storage.fail_stale_trials(id, kInterruptedError, 3600.0, [&](const std::string&) {
-      inside = true;
-      while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      return true;
-    });
-  });
-  while (!inside) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  try {
-    storage.trials(id);
-    ADD_FAILURE() << "a second thread's read ran inside the first thread's operation";
-  } catch (const StorageError& e) {
-    EXPECT_NE(std::string(e.what()).find("trials: the storage object is in use by another thread"), std::string::npos)
-        << e.what();
-  }
-  release = true;
-  first.join();
-  EXPECT_EQ(stale, std::vector<int64_t>{0}) << "the first thread's operation was not disturbed";
-  EXPECT_EQ(storage.trials(id).at(0).state, TrialState::kFailed) << "the connection serves the next caller";
+  testing::expect_a_second_thread_refused(storage, storage.create_or_load_study(study_named("shared")).id);
 }
 
 TEST_F(PostgresStorageTest, AnOperationAfterTheServerEndedTheConnectionRunsOnANewOne) {

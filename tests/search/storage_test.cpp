@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tests/search/change_reading.h"
+#include "tests/search/second_thread_check.h"
 #include "tests/search/temp_directory.h"
 #include "tests/search/writer_processes.h"
 #include "search/memory_storage.h"
@@ -654,6 +655,14 @@ TEST(SqliteStorage, ACopyReadByChangesWhileOthersWriteEndsEqualToTheStudy) {
   testing::TempDirectory directory{"storage_test"};
   const fs::path file = directory.path() / "study.db";
   testing::expect_a_copy_read_by_changes_to_match([&] { return std::make_unique<SqliteStorage>(file); });
+}
+
+TEST(SqliteStorage, ASecondThreadInsideAnOperationIsRefusedByNameAndTheFirstFinishes) {
+  // Two threads on one connection would share its prepared statements and commit each
+  // other's transactions.
+  testing::TempDirectory directory{"storage_test"};
+  SqliteStorage storage(directory.path() / "study.db");
+  testing::expect_a_second_thread_refused(storage, storage.create_or_load_study(study_named("shared")).id);
 }
 
 TEST(SqliteStorage, NamesAMissingDirectory) {
