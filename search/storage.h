@@ -1,10 +1,12 @@
 #pragma once
 // Durable studies. Every state change of a trial is committed the moment it happens, so a
 // kill at any instant loses at most the running trials' progress. Implementations:
-// SQLite (one file per study directory; the default), and later PostgreSQL for many nodes.
+// SQLite (one file per study directory; the default), and PostgreSQL for many nodes.
 // Safe for several processes (and threads) writing the same study at once: each Storage
 // object is one worker, which owns the trials it starts and keeps them alive with heartbeats
-// (search/README.md, "Many workers on one study").
+// (search/README.md, "Many workers on one study"). One object serves one thread at a time:
+// SQLite and PostgreSQL refuse a second thread inside an operation by name
+// (connection_claim.h); threads that share one take turns (StorageWriter).
 #include <cstdint>
 #include <functional>
 #include <map>
