@@ -448,7 +448,8 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
     const search::StudyProgress final_progress = runner.run(workers);
     progress.close();
     // From the runner, not the storage: the runner's threads may still be using it.
-    const std::string best = best_trial_line(runner.trials(), info, final_progress);
+    const std::vector<search::TrialRecord> trials = runner.trials();
+    const std::string best = best_trial_line(trials, info, final_progress);
     if (options.json) {
       std::optional<std::string> stopped_by, resume;
       if (interrupt_requested()) {
@@ -476,7 +477,7 @@ int run_tune(const TuneOptions& options, std::ostream& out, std::ostream& log) {
                             final_progress.failed > final_progress.interrupted;
     if (all_failed) {
       log << "gpu_tune tune: error: every trial of study '" << info.name << "' failed; the first: "
-          << first_failure(runner.trials()) << "\n";
+          << first_failure(trials) << "\n";
       return kAllTrialsFailed;
     }
     return 0;

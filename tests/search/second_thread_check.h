@@ -6,8 +6,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "search/storage.h"
@@ -29,14 +31,17 @@ inline void expect_a_second_thread_refused(search::Storage& storage, int64_t stu
     });
   });
   while (!inside) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  for (const char* operation : {"trials", "others_version", "find_study"}) {
+  const std::vector<std::pair<std::string, std::function<void()>>> operations = {
+      {"trials", [&] { storage.trials(study_id); }},
+      {"others_version", [&] { storage.others_version(); }},
+      {"find_study", [&] { storage.find_study("shared"); }},
+  };
+  for (const auto& [operation, call] : operations) {
     try {
-      if (std::string(operation) == "trials") storage.trials(study_id);
-      if (std::string(operation) == "others_version") storage.others_version();
-      if (std::string(operation) == "find_study") storage.find_study("shared");
+      call();
       ADD_FAILURE() << operation << " ran on a second thread inside the first thread's operation";
     } catch (const search::StorageError& e) {
-      EXPECT_NE(std::string(e.what()).find(std::string(operation) + ": the storage object is in use by another thread"),
+      EXPECT_NE(std::string(e.what()).find(operation + ": the storage object is in use by another thread"),
                 std::string::npos)
           << e.what();
     }
